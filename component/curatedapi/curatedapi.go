@@ -1,0 +1,153 @@
+// Package curatedapi registers the loki.source.curated_api component: an HTTP
+// API that takes small curated events from applications and browsers,
+// validates and refines them, and forwards them as Loki entries. The API
+// itself lives in internal/httpapi; this package is the Alloy glue.
+package curatedapi
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/grafana/alloy/internal/component"
+	"github.com/grafana/alloy/internal/component/common/loki"
+	fnet "github.com/grafana/alloy/internal/component/common/net"
+	"github.com/grafana/alloy/internal/featuregate"
+	"github.com/grafana/alloy/internal/util"
+
+	"github.com/grafana/alloy/curated/internal/httpapi"
+	"github.com/grafana/alloy/curated/internal/refine"
+)
+
+// Name is the component's name in Alloy configuration.
+const Name = "loki.source.curated_api"
+
+func init() {
+	component.Register(component.Registration{
+		Name:      Name,
+		Stability: featuregate.StabilityPublicPreview,
+		Args:      Arguments{},
+		Build: func(opts component.Options, args component.Arguments) (component.Component, error) {
+			return New(opts, args.(Arguments))
+		},
+	})
+}
+
+// Component implements loki.source.curated_api.
+type Component struct {
+	opts    component.Options
+	fanout  *loki.Fanout
+	handler *httpapi.Handler
+	// serverMetrics collects the embedded server's metrics; the server is
+	// rebuilt on listen changes, and its metrics with it.
+	serverMetrics *util.UncheckedCollector
+
+	mut       sync.Mutex
+	server    *fnet.TargetServer
+	serverCfg *fnet.ServerConfig
+}
+
+var _ component.Component = (*Component)(nil)
+
+// New creates the component and starts its server.
+func New(opts component.Options, args Arguments) (*Component, error) {
+	metrics, err := httpapi.NewMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("registering metrics: %w", err)
+	}
+	c := &Component{
+		opts:          opts,
+		fanout:        loki.NewFanout(args.ForwardTo),
+		serverMetrics: util.NewUncheckedCollector(nil),
+	}
+	c.handler = httpapi.New(args.handlerConfig(), fanoutForwarder{c.fanout}, metrics, opts.Logger)
+	if err := opts.Registerer.Register(c.serverMetrics); err != nil {
+		return nil, fmt.Errorf("registering server metrics: %w", err)
+	}
+	if err := c.Update(args); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Run blocks until ctx is done, then shuts the server down, letting
+// in-flight requests finish within graceful_shutdown_timeout.
+func (c *Component) Run(ctx context.Context) error {
+	<-ctx.Done()
+	c.mut.Lock()
+	defer c.mut.Unlock()
+	if c.server != nil {
+		c.server.StopAndShutdown()
+		c.server = nil
+		c.serverCfg = nil
+	}
+	return nil
+}
+
+// Update applies new arguments. Limits, labels and receivers change in
+// place; the server is restarted only when its network settings change.
+func (c *Component) Update(args component.Arguments) error {
+	newArgs, ok := args.(Arguments)
+	if !ok {
+		return fmt.Errorf("invalid type of arguments: %T", args)
+	}
+	c.fanout.UpdateChildren(newArgs.ForwardTo)
+	c.handler.SetConfig(newArgs.handlerConfig())
+
+	c.mut.Lock()
+	defer c.mut.Unlock()
+	netCfg := newArgs.serverConfig()
+	if c.server != nil && reflect.DeepEqual(netCfg, c.serverCfg) {
+		return nil
+	}
+	if c.server != nil {
+		c.server.StopAndShutdown()
+		c.server, c.serverCfg = nil, nil
+	}
+
+	// The server registers its metrics on creation; a fresh registry per
+	// server avoids duplicate registration after a restart.
+	reg := prometheus.NewRegistry()
+	c.serverMetrics.SetCollector(reg)
+	srv, err := fnet.NewTargetServer(c.opts.Logger, "loki_source_curated_api", reg, netCfg)
+	if err != nil {
+		return fmt.Errorf("creating server: %w", err)
+	}
+	err = srv.MountAndRun(func(r *mux.Router) {
+		r.Path(httpapi.PathEvents).Handler(c.handler.Events())
+		r.Path(httpapi.PathValidate).Handler(c.handler.Validate())
+		r.Path(httpapi.PathHealth).Handler(c.handler.Health())
+	})
+	if err != nil {
+		return fmt.Errorf("starting server on %s:%d: %w", netCfg.HTTP.ListenAddress, netCfg.HTTP.ListenPort, err)
+	}
+	c.server, c.serverCfg = srv, netCfg
+	return nil
+}
+
+// HTTPAddr returns the address the API listens on, for tests.
+func (c *Component) HTTPAddr() string {
+	c.mut.Lock()
+	defer c.mut.Unlock()
+	if c.server == nil {
+		return ""
+	}
+	return c.server.HTTPListenAddr()
+}
+
+// fanoutForwarder hands entries to every forward_to receiver, one entry at
+// a time, so it can report exactly how many were handed off.
+type fanoutForwarder struct{ fanout *loki.Fanout }
+
+func (f fanoutForwarder) Forward(ctx context.Context, entries []refine.Entry) (int, error) {
+	for i := range entries {
+		if err := f.fanout.Send(ctx, loki.NewEntry(entries[i].Labels, entries[i].Entry)); err != nil {
+			return i, err
+		}
+	}
+	return len(entries), nil
+}

@@ -1,0 +1,507 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits bound what one request may carry. Zero values mean "no limit" and
+// are only meant for tests; the component always sets every limit.
+type Limits struct {
+	MaxEventsPerRequest int
+	MaxEventBytes       int
+	MaxAttributes       int
+}
+
+// Format is the framing of a request body.
+type Format uint8
+
+// Body formats.
+const (
+	// FormatJSON is one event object, an array of events, or an envelope
+	// {"context": {...}, "events": [...]}.
+	FormatJSON Format = iota + 1
+	// FormatNDJSON is one event object per line.
+	FormatNDJSON
+)
+
+// PayloadErrorKind classifies errors that reject a whole request.
+type PayloadErrorKind uint8
+
+// Payload error kinds.
+const (
+	// PayloadMalformed: the body cannot be read as the API's format.
+	PayloadMalformed PayloadErrorKind = iota + 1
+	// PayloadTooManyEvents: over Limits.MaxEventsPerRequest.
+	PayloadTooManyEvents
+)
+
+// PayloadError rejects a whole request body.
+type PayloadError struct {
+	Kind PayloadErrorKind
+	// Field is the JSON path at fault, e.g. "context.level"; empty for the body.
+	Field  string
+	Reason string
+}
+
+func (e *PayloadError) Error() string {
+	if e.Field == "" {
+		return e.Reason
+	}
+	return e.Field + ": " + e.Reason
+}
+
+const (
+	maxNameLen      = 128
+	maxIDLen        = 256
+	maxAttrKeyLen   = 128
+	maxAttrDepth    = 8
+	maxServiceLen   = 128
+	timestampField  = "timestamp"
+	attributesField = "attributes"
+	envelopeContext = "context"
+	envelopeEvents  = "events"
+)
+
+// Decode decodes a request body into one Item per event, in request order.
+// An event that fails validation becomes an Item with Errors; only problems
+// with the body as a whole return a *PayloadError.
+func Decode(format Format, body []byte, lim Limits) ([]Item, error) {
+	switch format {
+	case FormatNDJSON:
+		return decodeNDJSON(body, lim)
+	case FormatJSON:
+		return decodeJSON(body, lim)
+	default:
+		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "unsupported body format"}
+	}
+}
+
+func decodeJSON(body []byte, lim Limits) ([]Item, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "request body is empty"}
+	}
+	switch trimmed[0] {
+	case '[':
+		var raws []json.RawMessage
+		if err := json.Unmarshal(trimmed, &raws); err != nil {
+			return nil, malformed("", err)
+		}
+		return decodeEvents(raws, nil, lim)
+	case '{':
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &obj); err != nil {
+			return nil, malformed("", err)
+		}
+		if _, ok := obj[envelopeEvents]; ok {
+			return decodeEnvelope(obj, lim)
+		}
+		if len(trimmed) > lim.MaxEventBytes && lim.MaxEventBytes > 0 {
+			return []Item{{Errors: []FieldError{tooLarge(len(trimmed), lim)}}}, nil
+		}
+		ev, errs := decodeObject(obj, nil, lim)
+		return []Item{{Event: ev, Errors: errs}}, nil
+	default:
+		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "request body must be a JSON object or array of event objects"}
+	}
+}
+
+func decodeEnvelope(obj map[string]json.RawMessage, lim Limits) ([]Item, error) {
+	for k := range obj {
+		if k != envelopeContext && k != envelopeEvents {
+			return nil, &PayloadError{Kind: PayloadMalformed, Field: k,
+				Reason: `unknown envelope field; an envelope has only "context" and "events"`}
+		}
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(obj[envelopeEvents], &raws); err != nil || raws == nil {
+		return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeEvents, Reason: "must be an array of event objects"}
+	}
+	var ctx *partial
+	if raw, ok := obj[envelopeContext]; ok && !isNull(raw) {
+		var cobj map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &cobj); err != nil || cobj == nil {
+			return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeContext, Reason: "must be an object of event fields"}
+		}
+		p, errs := decodePartial(cobj, lim)
+		if len(errs) > 0 {
+			return nil, &PayloadError{Kind: PayloadMalformed, Field: join(envelopeContext, errs[0].Field), Reason: errs[0].Reason}
+		}
+		ctx = &p
+	}
+	return decodeEvents(raws, ctx, lim)
+}
+
+func decodeEvents(raws []json.RawMessage, ctx *partial, lim Limits) ([]Item, error) {
+	if len(raws) == 0 {
+		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "no events in request"}
+	}
+	if lim.MaxEventsPerRequest > 0 && len(raws) > lim.MaxEventsPerRequest {
+		return nil, tooMany(len(raws), lim)
+	}
+	items := make([]Item, len(raws))
+	for i, raw := range raws {
+		items[i] = decodeRaw(raw, ctx, lim)
+	}
+	return items, nil
+}
+
+func decodeNDJSON(body []byte, lim Limits) ([]Item, error) {
+	var lines [][]byte
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) == 0 {
+		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "request body has no events"}
+	}
+	if lim.MaxEventsPerRequest > 0 && len(lines) > lim.MaxEventsPerRequest {
+		return nil, tooMany(len(lines), lim)
+	}
+	items := make([]Item, len(lines))
+	for i, line := range lines {
+		items[i] = decodeRaw(line, nil, lim)
+	}
+	return items, nil
+}
+
+// decodeRaw decodes one event object; any problem becomes a per-event error.
+func decodeRaw(raw []byte, ctx *partial, lim Limits) Item {
+	if lim.MaxEventBytes > 0 && len(raw) > lim.MaxEventBytes {
+		return Item{Errors: []FieldError{tooLarge(len(raw), lim)}}
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		reason := "event must be a JSON object"
+		if err != nil && !json.Valid(raw) {
+			reason = "invalid JSON: " + err.Error()
+		}
+		return Item{Errors: []FieldError{{Code: CodeMalformed, Reason: reason}}}
+	}
+	ev, errs := decodeObject(obj, ctx, lim)
+	return Item{Event: ev, Errors: errs}
+}
+
+// partial is an event whose fields may be missing, such as an envelope
+// context; set records which fields were present.
+type partial struct {
+	ev  Event
+	set fieldSet
+}
+
+type fieldSet uint16
+
+const (
+	hasName fieldSet = 1 << iota
+	hasLevel
+	hasMessage
+	hasService
+	hasTimestamp
+	hasTraceID
+	hasSpanID
+	hasSessionID
+	hasUserID
+)
+
+// decodeObject decodes one event, fills what it lacks from ctx and applies
+// defaults and required-field checks.
+func decodeObject(obj map[string]json.RawMessage, ctx *partial, lim Limits) (Event, []FieldError) {
+	p, errs := decodePartial(obj, lim)
+	if ctx != nil {
+		p.inherit(ctx)
+	}
+	if p.set&hasName == 0 {
+		errs = append(errs, FieldError{Field: "event", Code: CodeRequired, Reason: "event name is required"})
+	}
+	if p.ev.Level == 0 {
+		p.ev.Level = LevelInfo
+	}
+	if len(errs) > 0 {
+		return Event{}, errs
+	}
+	return p.ev, nil
+}
+
+// decodePartial decodes and validates the fields present in obj.
+func decodePartial(obj map[string]json.RawMessage, lim Limits) (partial, []FieldError) {
+	var (
+		p    partial
+		errs []FieldError
+	)
+	for key, raw := range obj {
+		if isNull(raw) {
+			continue // null means "not set", like an absent field
+		}
+		var err *FieldError
+		switch key {
+		case "event":
+			p.ev.Name, err = decodeToken(key, raw, maxNameLen)
+			p.set |= hasName
+		case "level":
+			p.ev.Level, err = decodeLevel(raw)
+			p.set |= hasLevel
+		case "message":
+			p.ev.Message, err = decodeString(key, raw, 0)
+			p.set |= hasMessage
+		case "service":
+			p.ev.Service, err = decodeToken(key, raw, maxServiceLen)
+			p.set |= hasService
+		case timestampField:
+			p.ev.Timestamp, err = decodeTimestamp(raw)
+			p.set |= hasTimestamp
+		case "trace_id":
+			p.ev.TraceID, err = decodeToken(key, raw, maxNameLen)
+			p.set |= hasTraceID
+		case "span_id":
+			p.ev.SpanID, err = decodeToken(key, raw, maxNameLen)
+			p.set |= hasSpanID
+		case "session_id":
+			p.ev.SessionID, err = decodeString(key, raw, maxIDLen)
+			p.set |= hasSessionID
+		case "user_id":
+			p.ev.UserID, err = decodeString(key, raw, maxIDLen)
+			p.set |= hasUserID
+		case attributesField:
+			p.ev.Attributes, err = decodeAttributes(raw, lim)
+		default:
+			err = &FieldError{Field: key, Code: CodeUnknownField,
+				Reason: "unknown field; send custom data inside \"attributes\""}
+		}
+		if err != nil {
+			errs = append(errs, *err)
+		}
+	}
+	if len(errs) > 1 {
+		sortErrors(errs) // map order is random; keep responses stable
+	}
+	return p, errs
+}
+
+// inherit fills the fields p lacks from ctx and merges attributes, p's
+// values winning.
+func (p *partial) inherit(ctx *partial) {
+	c := &ctx.ev
+	take := func(bit fieldSet, dst *string, src string) {
+		if p.set&bit == 0 && ctx.set&bit != 0 {
+			*dst = src
+			p.set |= bit
+		}
+	}
+	take(hasName, &p.ev.Name, c.Name)
+	take(hasMessage, &p.ev.Message, c.Message)
+	take(hasService, &p.ev.Service, c.Service)
+	take(hasTraceID, &p.ev.TraceID, c.TraceID)
+	take(hasSpanID, &p.ev.SpanID, c.SpanID)
+	take(hasSessionID, &p.ev.SessionID, c.SessionID)
+	take(hasUserID, &p.ev.UserID, c.UserID)
+	if p.set&hasLevel == 0 && ctx.set&hasLevel != 0 {
+		p.ev.Level = c.Level
+		p.set |= hasLevel
+	}
+	if p.set&hasTimestamp == 0 && ctx.set&hasTimestamp != 0 {
+		p.ev.Timestamp = c.Timestamp
+		p.set |= hasTimestamp
+	}
+	p.ev.Attributes = mergeAttributes(p.ev.Attributes, c.Attributes)
+}
+
+// mergeAttributes merges two key-sorted attribute lists; own wins.
+func mergeAttributes(own, inherited []Attribute) []Attribute {
+	if len(inherited) == 0 {
+		return own
+	}
+	out := make([]Attribute, 0, len(own)+len(inherited))
+	i, j := 0, 0
+	for i < len(own) && j < len(inherited) {
+		switch {
+		case own[i].Key < inherited[j].Key:
+			out = append(out, own[i])
+			i++
+		case own[i].Key > inherited[j].Key:
+			out = append(out, inherited[j])
+			j++
+		default:
+			out = append(out, own[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, own[i:]...)
+	return append(out, inherited[j:]...)
+}
+
+func decodeString(field string, raw json.RawMessage, maxLen int) (string, *FieldError) {
+	if raw[0] != '"' {
+		return "", &FieldError{Field: field, Code: CodeInvalidType, Reason: "must be a string"}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", &FieldError{Field: field, Code: CodeInvalidType, Reason: "must be a string"}
+	}
+	if maxLen > 0 && len(s) > maxLen {
+		return "", &FieldError{Field: field, Code: CodeTooLong, Reason: fmt.Sprintf("longer than %d bytes", maxLen)}
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			if field == "message" && (r == '\n' || r == '\t' || r == '\r') {
+				continue
+			}
+			return "", &FieldError{Field: field, Code: CodeInvalidValue, Reason: "must not contain control characters"}
+		}
+	}
+	return s, nil
+}
+
+// decodeToken decodes a string restricted to letters, digits and _.:- so it
+// is safe as a label value and in LogQL without quoting surprises.
+func decodeToken(field string, raw json.RawMessage, maxLen int) (string, *FieldError) {
+	s, err := decodeString(field, raw, maxLen)
+	if err != nil {
+		return "", err
+	}
+	if s == "" {
+		return "", &FieldError{Field: field, Code: CodeInvalidValue, Reason: "must not be empty"}
+	}
+	if !IsToken(s) {
+		return "", &FieldError{Field: field, Code: CodeInvalidValue,
+			Reason: "may contain only letters, digits and _ . : -"}
+	}
+	return s, nil
+}
+
+// IsToken reports whether s consists only of ASCII letters, digits and _.:-.
+func IsToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '_', c == '.', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func decodeLevel(raw json.RawMessage) (Level, *FieldError) {
+	s, err := decodeString("level", raw, 32)
+	if err != nil {
+		return 0, err
+	}
+	l, ok := ParseLevel(s)
+	if !ok {
+		return 0, &FieldError{Field: "level", Code: CodeInvalidValue,
+			Reason: fmt.Sprintf("unknown level %q; use debug, info, warn, error or fatal", s)}
+	}
+	return l, nil
+}
+
+// decodeTimestamp accepts an RFC 3339 string or integer Unix milliseconds
+// (what Date.now() returns).
+func decodeTimestamp(raw json.RawMessage) (time.Time, *FieldError) {
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err == nil {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				return t, nil
+			}
+		}
+		return time.Time{}, &FieldError{Field: timestampField, Code: CodeInvalidValue,
+			Reason: "must be an RFC 3339 string such as 2026-11-25T09:30:00.123Z or integer Unix milliseconds"}
+	}
+	ms, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || ms <= 0 {
+		return time.Time{}, &FieldError{Field: timestampField, Code: CodeInvalidValue,
+			Reason: "must be an RFC 3339 string or a positive integer of Unix milliseconds"}
+	}
+	return time.UnixMilli(ms), nil
+}
+
+func decodeAttributes(raw json.RawMessage, lim Limits) ([]Attribute, *FieldError) {
+	if raw[0] != '{' {
+		return nil, &FieldError{Field: attributesField, Code: CodeInvalidType, Reason: "must be an object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, &FieldError{Field: attributesField, Code: CodeInvalidType, Reason: "must be an object"}
+	}
+	if lim.MaxAttributes > 0 && len(m) > lim.MaxAttributes {
+		return nil, &FieldError{Field: attributesField, Code: CodeTooMany,
+			Reason: fmt.Sprintf("has %d attributes, more than max_attributes (%d)", len(m), lim.MaxAttributes)}
+	}
+	attrs := make([]Attribute, 0, len(m))
+	for k, v := range m {
+		attrs = append(attrs, Attribute{Key: k, Value: v})
+	}
+	sortAttributes(attrs)
+	for _, a := range attrs {
+		if err := checkValue(attributesField+"."+a.Key, a.Key, a.Value, 1); err != nil {
+			return nil, err
+		}
+	}
+	return attrs, nil
+}
+
+// checkValue validates an attribute key and, recursively, its value.
+func checkValue(path, key string, v any, depth int) *FieldError {
+	if key == "" || len(key) > maxAttrKeyLen || !utf8.ValidString(key) {
+		return &FieldError{Field: path, Code: CodeInvalidValue,
+			Reason: fmt.Sprintf("attribute keys must be 1 to %d bytes of UTF-8", maxAttrKeyLen)}
+	}
+	if depth > maxAttrDepth {
+		return &FieldError{Field: path, Code: CodeTooDeep,
+			Reason: fmt.Sprintf("attributes may nest at most %d levels", maxAttrDepth)}
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, c := range x {
+			if err := checkValue(path+"."+k, k, c, depth+1); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for i, c := range x {
+			if err := checkValue(path+"["+strconv.Itoa(i)+"]", "-", c, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+
+func malformed(field string, err error) *PayloadError {
+	return &PayloadError{Kind: PayloadMalformed, Field: field, Reason: "invalid JSON: " + err.Error()}
+}
+
+func tooMany(n int, lim Limits) *PayloadError {
+	return &PayloadError{Kind: PayloadTooManyEvents,
+		Reason: fmt.Sprintf("request has %d events, more than max_events_per_request (%d)", n, lim.MaxEventsPerRequest)}
+}
+
+func tooLarge(n int, lim Limits) FieldError {
+	return FieldError{Code: CodeTooLarge,
+		Reason: fmt.Sprintf("event is %d bytes, more than max_event_bytes (%d)", n, lim.MaxEventBytes)}
+}
+
+func join(prefix, field string) string {
+	if field == "" {
+		return prefix
+	}
+	return prefix + "." + field
+}

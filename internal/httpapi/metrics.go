@@ -1,0 +1,65 @@
+package httpapi
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+const namespace = "loki_source_curated_api"
+
+// Metrics are the API's Prometheus metrics.
+type Metrics struct {
+	requests      *prometheus.CounterVec
+	accepted      prometheus.Counter
+	rejected      *prometheus.CounterVec
+	notForwarded  prometheus.Counter
+	receivedBytes prometheus.Counter
+	decodedBytes  prometheus.Counter
+	forwardWait   prometheus.Histogram
+	timestamps    *prometheus.CounterVec
+}
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "requests_total",
+			Help: "HTTP requests by endpoint and response status code.",
+		}, []string{"endpoint", "status_code"}),
+		accepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_accepted_total",
+			Help: "Events validated and handed to every forward_to receiver.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_rejected_total",
+			Help: "Events rejected by validation, by reason (the first error's code).",
+		}, []string{"reason"}),
+		notForwarded: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_not_forwarded_total",
+			Help: "Valid events not taken by the downstream within forward_timeout; the client got 503.",
+		}),
+		receivedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "received_bytes_total",
+			Help: "Request body bytes read off the wire (compressed size for gzip bodies).",
+		}),
+		decodedBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "decoded_bytes_total",
+			Help: "Request body bytes after decompression.",
+		}),
+		forwardWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "forward_wait_seconds",
+			Help:    "Time a request waited for the forward_to receivers to take its entries.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
+		timestamps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "entry_timestamps_total",
+			Help: "Entries by timestamp source: event (the event's own), missing or out_of_window (receive time used).",
+		}, []string{"source"}),
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.rejected, m.notForwarded,
+		m.receivedBytes, m.decodedBytes, m.forwardWait, m.timestamps} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}

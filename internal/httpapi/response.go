@@ -1,0 +1,119 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/grafana/alloy/curated/internal/event"
+	"github.com/grafana/alloy/curated/internal/refine"
+)
+
+// CodeNotForwarded marks a valid event the downstream did not take in time.
+const CodeNotForwarded event.Code = "not_forwarded"
+
+// Response is the JSON body of every /v1/events and /v1/events/validate reply.
+type Response struct {
+	// Accepted counts events handed to every forward_to receiver (for
+	// validate: events that would be accepted).
+	Accepted int `json:"accepted"`
+	// Rejected counts events that failed validation.
+	Rejected int `json:"rejected"`
+	// Errors lists what went wrong; never null.
+	Errors []ErrorItem `json:"errors"`
+	// Results has one element per event, for validate only.
+	Results []Result `json:"results,omitempty"`
+}
+
+// ErrorItem is one problem with a request. Index is the event's position in
+// the request and absent for problems with the request as a whole.
+type ErrorItem struct {
+	Index  *int       `json:"index,omitempty"`
+	Field  string     `json:"field"`
+	Code   event.Code `json:"code"`
+	Reason string     `json:"reason"`
+}
+
+// Result is what validate reports for one event.
+type Result struct {
+	Index    int                `json:"index"`
+	Accepted bool               `json:"accepted"`
+	Errors   []event.FieldError `json:"errors,omitempty"`
+	Entry    *EntryView         `json:"entry,omitempty"`
+}
+
+// EntryView shows the Loki entry an event would produce.
+type EntryView struct {
+	Labels             map[string]string `json:"labels"`
+	Line               string            `json:"line"`
+	StructuredMetadata map[string]string `json:"structured_metadata,omitempty"`
+	Timestamp          string            `json:"timestamp"`
+	TimestampSource    string            `json:"timestamp_source"`
+}
+
+func viewOf(e *refine.Entry) *EntryView {
+	v := &EntryView{
+		Labels:          make(map[string]string, len(e.Labels)),
+		Line:            e.Entry.Line,
+		Timestamp:       e.Entry.Timestamp.UTC().Format(time.RFC3339Nano),
+		TimestampSource: e.TimestampSource.String(),
+	}
+	for k, val := range e.Labels {
+		v.Labels[string(k)] = string(val)
+	}
+	if len(e.Entry.StructuredMetadata) > 0 {
+		v.StructuredMetadata = make(map[string]string, len(e.Entry.StructuredMetadata))
+		for _, l := range e.Entry.StructuredMetadata {
+			v.StructuredMetadata[l.Name] = l.Value
+		}
+	}
+	return v
+}
+
+// apiError rejects a whole request.
+type apiError struct {
+	status int
+	field  string
+	code   event.Code
+	reason string
+	header http.Header
+}
+
+func (e *apiError) response() Response {
+	code := e.code
+	if code == "" {
+		code = codeForStatus(e.status)
+	}
+	return Response{Errors: []ErrorItem{{Field: e.field, Code: code, Reason: e.reason}}}
+}
+
+func codeForStatus(status int) event.Code {
+	switch status {
+	case http.StatusRequestEntityTooLarge:
+		return event.CodeTooLarge
+	case http.StatusUnsupportedMediaType:
+		return "unsupported_media_type"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	default:
+		return event.CodeMalformed
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(body) // the client may be gone; nothing useful to do
+}
+
+func retryAfter(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return strconv.FormatInt(s, 10)
+}
