@@ -111,7 +111,7 @@ func (a *Arguments) Validate() error {
 
 func validateStaticLabel(name, value string) error {
 	switch {
-	case !model.LabelName(name).IsValid():
+	case !model.LegacyValidation.IsValidLabelName(name): // Loki accepts only legacy names
 		return fmt.Errorf("labels: %q is not a valid Loki label name", name)
 	case strings.HasPrefix(name, "__"):
 		return fmt.Errorf("labels: %q: names starting with __ are reserved", name)

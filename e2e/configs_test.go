@@ -1,0 +1,62 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestShippedConfigsAreValid checks that every config in configs/ is
+// formatted as `alloy fmt` would write it and passes `alloy validate` with
+// the real component registered.
+func TestShippedConfigsAreValid(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "configs", "*.alloy"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no configs found: %v", err)
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			if out, err := exec.Command(alloyBin, "fmt", "--test", f).CombinedOutput(); err != nil {
+				t.Errorf("alloy fmt --test: %v\n%s", err, out)
+			}
+			cmd := exec.Command(alloyBin, "validate", "--stability.level=public-preview", f)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("alloy validate: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+var alloyBlock = regexp.MustCompile("(?s)```alloy\n(.*?)```")
+
+// TestDocExamplesAreFormatted checks every ```alloy block of the README and
+// docs/ with `alloy fmt --test`.
+func TestDocExamplesAreFormatted(t *testing.T) {
+	docs, _ := filepath.Glob(filepath.Join(repoRoot, "docs", "*.md"))
+	docs = append(docs, filepath.Join(repoRoot, "README.md"))
+	blocks := 0
+	for _, doc := range docs {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, m := range alloyBlock.FindAllStringSubmatch(string(b), -1) {
+			blocks++
+			f := filepath.Join(t.TempDir(), "example.alloy")
+			if err := os.WriteFile(f, []byte(m[1]), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(alloyBin, "fmt", "--test", f).CombinedOutput(); err != nil {
+				formatted, _ := exec.Command(alloyBin, "fmt", f).CombinedOutput()
+				t.Errorf("%s: alloy block %d is not `alloy fmt` clean (%v):\n%s\nformatted:\n%s",
+					filepath.Base(doc), i+1, err, strings.TrimSpace(string(out)), formatted)
+			}
+		}
+	}
+	if blocks == 0 {
+		t.Fatal("no ```alloy blocks found in the docs")
+	}
+}

@@ -1,0 +1,222 @@
+// Package e2e runs bin/alloy-custom and bin/loki as real processes, posts
+// events over HTTP and reads them back from Loki with LogQL.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var (
+	repoRoot string
+	alloyBin string
+	lokiBin  string
+)
+
+func TestMain(m *testing.M) {
+	wd, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	repoRoot = filepath.Dir(wd)
+	alloyBin = filepath.Join(repoRoot, "bin", "alloy-custom")
+	lokiBin = filepath.Join(repoRoot, "bin", "loki")
+	// Never skip for a missing binary: build it (make knows how, and whether
+	// it is stale).
+	cmd := exec.Command("make", "-C", repoRoot, "bin/alloy-custom", "bin/loki")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building binaries:", err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}
+
+// freePort asks the kernel for an unused loopback port.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// process is a child process whose output goes to a log file that is shown
+// when the test fails.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+func start(t *testing.T, name string, env []string, bin string, args ...string) *process {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), name+".log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		logFile.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			p.dumpLog(t)
+		}
+	})
+	return p
+}
+
+func (p *process) stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+func (p *process) dumpLog(t *testing.T) {
+	b, _ := os.ReadFile(p.log)
+	lines := strings.Split(string(b), "\n")
+	if len(lines) > 60 {
+		lines = lines[len(lines)-60:]
+	}
+	t.Logf("last lines of %s log:\n%s", p.name, strings.Join(lines, "\n"))
+}
+
+// waitReady polls url until it answers 200, failing if the process exits.
+func (p *process) waitReady(t *testing.T, url string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before becoming ready", p.name)
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s not ready at %s after %s", p.name, url, timeout)
+}
+
+// startLoki runs bin/loki with configs/loki/loki-local.yaml on free ports and
+// returns its base URL.
+func startLoki(t *testing.T) string {
+	t.Helper()
+	httpPort, grpcPort := freePort(t), freePort(t)
+	p := start(t, "loki", []string{
+		fmt.Sprintf("LOKI_HTTP_PORT=%d", httpPort),
+		fmt.Sprintf("LOKI_GRPC_PORT=%d", grpcPort),
+		"LOKI_DATA=" + t.TempDir(),
+	}, lokiBin, "-config.file="+filepath.Join(repoRoot, "configs", "loki", "loki-local.yaml"), "-config.expand-env=true")
+	url := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	p.waitReady(t, url+"/ready", 90*time.Second)
+	return url
+}
+
+// alloy is a running alloy-custom with its event API.
+type alloy struct {
+	*process
+	apiURL     string // base URL of the event API
+	metricsURL string // Alloy's own /metrics
+}
+
+// startAlloy runs bin/alloy-custom on the configuration that config returns
+// for the event API's port.
+func startAlloy(t *testing.T, config func(apiPort int) string) *alloy {
+	t.Helper()
+	dir := t.TempDir()
+	apiPort, serverPort := freePort(t), freePort(t)
+	cfgPath := filepath.Join(dir, "config.alloy")
+	if err := os.WriteFile(cfgPath, []byte(config(apiPort)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := start(t, "alloy", nil, alloyBin, "run", "--stability.level=public-preview", "--disable-reporting",
+		"--storage.path="+filepath.Join(dir, "data"),
+		fmt.Sprintf("--server.http.listen-addr=127.0.0.1:%d", serverPort), cfgPath)
+	a := &alloy{process: p,
+		apiURL:     fmt.Sprintf("http://127.0.0.1:%d", apiPort),
+		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", serverPort),
+	}
+	p.waitReady(t, a.apiURL+"/healthz", 60*time.Second)
+	return a
+}
+
+// post sends body to the event API and returns the status and response body.
+func (a *alloy) post(t *testing.T, path string, headers map[string]string, body []byte) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.apiURL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// metric returns the value of the first sample of Alloy's /metrics whose
+// line starts with prefix.
+func (a *alloy) metric(t *testing.T, prefix string) string {
+	t.Helper()
+	resp, err := http.Get(a.metricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, prefix) {
+			f := strings.Fields(line)
+			return f[len(f)-1]
+		}
+	}
+	return ""
+}
