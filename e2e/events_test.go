@@ -76,10 +76,13 @@ loki.write "loki" {
 	base := now.Add(-20 * time.Minute)
 	at := func(sec int) time.Time { return base.Add(time.Duration(sec)*time.Second + 123*time.Millisecond) }
 	rfc := func(ts time.Time) string { return ts.Format(time.RFC3339Nano) }
+	// Loki itself adds service_name (derived from service, or
+	// unknown_service) under its default limits; the test asserts what a
+	// user of a default Loki sees.
 	labels := func(service, level string) map[string]string {
-		l := map[string]string{"env": "e2e", "run": run, "level": level}
+		l := map[string]string{"env": "e2e", "run": run, "level": level, "service_name": "unknown_service"}
 		if service != "" {
-			l["service"] = service
+			l["service"], l["service_name"] = service, service
 		}
 		return l
 	}
@@ -101,6 +104,13 @@ loki.write "loki" {
 		}
 		for _, e := range exp {
 			e.after, e.before = before, after
+			// Loki's default discover_log_levels copies the level into
+			// structured metadata as detected_level.
+			e.metadata = maps.Clone(e.metadata)
+			if e.metadata == nil {
+				e.metadata = map[string]string{}
+			}
+			e.metadata["detected_level"] = e.labels["level"]
 			want = append(want, e)
 		}
 	}
