@@ -61,7 +61,6 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime $(FUZZTIME) ./internal/refine/
 
 lint:
-	@mkdir -p .cache
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...

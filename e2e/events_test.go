@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"compress/gzip"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -12,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
 func randomID(t *testing.T) string {
@@ -20,18 +20,6 @@ func randomID(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-func gzipped(t *testing.T, s string) []byte {
-	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
-	if _, err := w.Write([]byte(s)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }
 
 // expected is an entry the test expects in Loki. A zero Time means "the
@@ -158,7 +146,7 @@ loki.write "loki" {
 		`{"event":"beacon.unload","service":"collabmaker","timestamp":%q,"attributes":{"visible_ms":12000}}`, rfc(at(8)))), 1,
 		expected{labels: labels("collabmaker", "info"), line: `{"event":"beacon.unload","attributes":{"visible_ms":12000}}`, time: at(8)})
 
-	accept("gzip", map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, gzipped(t, fmt.Sprintf(
+	accept("gzip", map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, testutil.Gzip(t, fmt.Sprintf(
 		`[{"event":"gz.one","service":"collabmaker","timestamp":%q},{"event":"gz.two","service":"collabmaker","timestamp":%q}]`,
 		rfc(at(9)), rfc(at(10)))), 2,
 		expected{labels: labels("collabmaker", "info"), line: `{"event":"gz.one"}`, time: at(9)},

@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
 var (
@@ -41,17 +42,6 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Exit(m.Run())
-}
-
-// freePort asks the kernel for an unused loopback port.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // process is a child process whose output goes to a log file that is shown
@@ -142,7 +132,7 @@ func (p *process) waitReady(t *testing.T, url string, timeout time.Duration) {
 // returns its base URL.
 func startLoki(t *testing.T) string {
 	t.Helper()
-	httpPort, grpcPort := freePort(t), freePort(t)
+	httpPort, grpcPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := start(t, "loki", []string{
 		fmt.Sprintf("LOKI_HTTP_PORT=%d", httpPort),
 		fmt.Sprintf("LOKI_GRPC_PORT=%d", grpcPort),
@@ -165,7 +155,7 @@ type alloy struct {
 func startAlloy(t *testing.T, config func(apiPort int) string) *alloy {
 	t.Helper()
 	dir := t.TempDir()
-	apiPort, serverPort := freePort(t), freePort(t)
+	apiPort, serverPort := testutil.FreePort(t), testutil.FreePort(t)
 	cfgPath := filepath.Join(dir, "config.alloy")
 	if err := os.WriteFile(cfgPath, []byte(config(apiPort)), 0o600); err != nil {
 		t.Fatal(err)

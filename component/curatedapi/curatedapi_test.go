@@ -3,7 +3,6 @@ package curatedapi
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"github.com/grafana/alloy/internal/runtime/componenttest"
 	"github.com/grafana/alloy/internal/util"
 	"github.com/grafana/alloy/syntax"
+
+	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
 func TestArgumentsDefaults(t *testing.T) {
@@ -149,16 +150,6 @@ func (c *collector) wait(t *testing.T, n int) []loki.Entry {
 	}
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 func testArgs(t *testing.T, port int, receivers ...loki.LogsReceiver) Arguments {
 	var args Arguments
 	args.SetToDefault()
@@ -211,7 +202,7 @@ func runComponent(t *testing.T, args Arguments) (*componenttest.Controller, *Com
 
 func TestForwardsToEveryReceiver(t *testing.T) {
 	a, b := newCollector(t), newCollector(t)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	_, _ = runComponent(t, testArgs(t, port, a.recv, b.recv))
 
 	status, body := post(t, port, `[{"event":"form.submit","service":"collabmaker","level":"warning","session_id":"s1"},{"event":"x y"}]`)
@@ -234,7 +225,7 @@ func TestForwardsToEveryReceiver(t *testing.T) {
 
 func TestUpdateAppliesWithoutRestartingServer(t *testing.T) {
 	a, b := newCollector(t), newCollector(t)
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	args := testArgs(t, port, a.recv)
 	ctrl, c := runComponent(t, args)
 	c.mut.Lock()
@@ -267,7 +258,7 @@ func TestUpdateAppliesWithoutRestartingServer(t *testing.T) {
 
 func TestUpdateRestartsServerOnListenChange(t *testing.T) {
 	a := newCollector(t)
-	oldPort, newPort := freePort(t), freePort(t)
+	oldPort, newPort := testutil.FreePort(t), testutil.FreePort(t)
 	args := testArgs(t, oldPort, a.recv)
 	ctrl, c := runComponent(t, args)
 	args.HTTP.ListenPort = newPort
@@ -288,7 +279,7 @@ func TestUpdateRestartsServerOnListenChange(t *testing.T) {
 
 func TestStalledDownstreamAnswers503(t *testing.T) {
 	stalled := loki.NewLogsReceiver() // nobody reads it
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	_, _ = runComponent(t, testArgs(t, port, stalled))
 	status, body := post(t, port, `{"event":"a"}`)
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, `"code":"not_forwarded"`) {
@@ -297,7 +288,7 @@ func TestStalledDownstreamAnswers503(t *testing.T) {
 }
 
 func TestRunStopsServer(t *testing.T) {
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	ctrl, err := componenttest.NewControllerFromID(util.TestLogger(t), Name)
 	if err != nil {
 		t.Fatal(err)

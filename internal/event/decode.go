@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 )
 
 // Limits bound what one request may carry. Zero values mean "no limit" and
@@ -152,7 +151,7 @@ func decodeEvents(raws []json.RawMessage, ctx *partial, lim Limits) ([]Item, err
 }
 
 func decodeNDJSON(body []byte, lim Limits) ([]Item, error) {
-	var lines [][]byte
+	var lines []json.RawMessage
 	for len(body) > 0 {
 		line := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -164,17 +163,7 @@ func decodeNDJSON(body []byte, lim Limits) ([]Item, error) {
 			lines = append(lines, line)
 		}
 	}
-	if len(lines) == 0 {
-		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "request body has no events"}
-	}
-	if lim.MaxEventsPerRequest > 0 && len(lines) > lim.MaxEventsPerRequest {
-		return nil, tooMany(len(lines), lim)
-	}
-	items := make([]Item, len(lines))
-	for i, line := range lines {
-		items[i] = decodeRaw(line, nil, lim)
-	}
-	return items, nil
+	return decodeEvents(lines, nil, lim)
 }
 
 // decodeRaw decodes one event object; any problem becomes a per-event error.
@@ -456,12 +445,26 @@ func decodeAttributes(raw json.RawMessage, lim Limits) ([]Attribute, *FieldError
 	return attrs, nil
 }
 
-// checkValue validates an attribute key and, recursively, its value.
-func checkValue(path, key string, v any, depth int) *FieldError {
-	if key == "" || len(key) > maxAttrKeyLen || !utf8.ValidString(key) {
+// checkKey validates an attribute key at path. Keys are valid UTF-8 already:
+// encoding/json replaces invalid bytes.
+func checkKey(path, key string) *FieldError {
+	if key == "" || len(key) > maxAttrKeyLen {
 		return &FieldError{Field: path, Code: CodeInvalidValue,
-			Reason: fmt.Sprintf("attribute keys must be 1 to %d bytes of UTF-8", maxAttrKeyLen)}
+			Reason: fmt.Sprintf("attribute keys must be 1 to %d bytes", maxAttrKeyLen)}
 	}
+	return nil
+}
+
+// checkValue validates the key of an object member at path and, recursively,
+// its value; depth is the nesting level of path.
+func checkValue(path, key string, v any, depth int) *FieldError {
+	if err := checkKey(path, key); err != nil {
+		return err
+	}
+	return checkNested(path, v, depth)
+}
+
+func checkNested(path string, v any, depth int) *FieldError {
 	if depth > maxAttrDepth {
 		return &FieldError{Field: path, Code: CodeTooDeep,
 			Reason: fmt.Sprintf("attributes may nest at most %d levels", maxAttrDepth)}
@@ -475,7 +478,7 @@ func checkValue(path, key string, v any, depth int) *FieldError {
 		}
 	case []any:
 		for i, c := range x {
-			if err := checkValue(path+"["+strconv.Itoa(i)+"]", "-", c, depth+1); err != nil {
+			if err := checkNested(path+"["+strconv.Itoa(i)+"]", c, depth+1); err != nil {
 				return err
 			}
 		}

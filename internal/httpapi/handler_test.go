@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -16,11 +15,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
 // recorder is a Forwarder that keeps what it is given. With capacity >= 0
@@ -126,18 +126,6 @@ func (f *fixture) post(t *testing.T, contentType, body string) reply {
 	return f.do(t, http.MethodPost, PathEvents, map[string]string{"Content-Type": contentType}, []byte(body))
 }
 
-func gz(t *testing.T, s string) []byte {
-	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
-	if _, err := w.Write([]byte(s)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
 func TestAcceptedBodies(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -151,7 +139,7 @@ func TestAcceptedBodies(t *testing.T) {
 		{"envelope", "application/json", "", []byte(`{"context":{"service":"s"},"events":[{"event":"a"}]}`), []string{"a"}},
 		{"ndjson", "application/x-ndjson", "", []byte("{\"event\":\"a\"}\n{\"event\":\"b\"}\n"), []string{"a", "b"}},
 		{"sendBeacon text/plain", "text/plain;charset=UTF-8", "", []byte(`{"event":"a"}`), []string{"a"}},
-		{"gzip", "application/json", "gzip", gz(t, `[{"event":"a"},{"event":"b"},{"event":"c"}]`), []string{"a", "b", "c"}},
+		{"gzip", "application/json", "gzip", testutil.Gzip(t, `[{"event":"a"},{"event":"b"},{"event":"c"}]`), []string{"a", "b", "c"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,16 +190,16 @@ func TestPartialRejection(t *testing.T) {
 	if n := len(f.fwd.got()); n != 1 {
 		t.Errorf("forwarded %d, want 1", n)
 	}
-	if v := testutil.ToFloat64(f.h.metrics.rejected.WithLabelValues("invalid_value")); v != 2 {
+	if v := promtest.ToFloat64(f.h.metrics.rejected.WithLabelValues("invalid_value")); v != 2 {
 		t.Errorf("events_rejected_total{reason=invalid_value} = %v, want 2", v)
 	}
-	if v := testutil.ToFloat64(f.h.metrics.accepted); v != 1 {
+	if v := promtest.ToFloat64(f.h.metrics.accepted); v != 1 {
 		t.Errorf("events_accepted_total = %v, want 1", v)
 	}
 }
 
 func TestRejectedRequests(t *testing.T) {
-	bomb := gz(t, `[{"event":"a","message":"`+strings.Repeat("x", 2000)+`"}]`) // small on the wire, 2 KB inflated
+	bomb := testutil.Gzip(t, `[{"event":"a","message":"`+strings.Repeat("x", 2000)+`"}]`) // small on the wire, 2 KB inflated
 	tests := []struct {
 		name       string
 		method     string
@@ -266,7 +254,7 @@ func TestRejectedRequests(t *testing.T) {
 			if n := len(f.fwd.got()); n != 0 {
 				t.Errorf("forwarded %d entries of a rejected request", n)
 			}
-			if v := testutil.ToFloat64(f.h.metrics.requests.WithLabelValues("events", strconv.Itoa(tt.wantStatus))); v != 1 {
+			if v := promtest.ToFloat64(f.h.metrics.requests.WithLabelValues("events", strconv.Itoa(tt.wantStatus))); v != 1 {
 				t.Errorf("requests_total{status_code=%d} = %v, want 1", tt.wantStatus, v)
 			}
 		})
@@ -312,7 +300,7 @@ func TestDownstreamTimeoutAnswers503WithForwardedCount(t *testing.T) {
 	if len(notForwarded) != 2 || notForwarded[0] != 0 || notForwarded[1] != 2 {
 		t.Errorf("not_forwarded indexes = %v, want [0 2]: %s", notForwarded, r.raw)
 	}
-	if v := testutil.ToFloat64(f.h.metrics.notForwarded); v != 2 {
+	if v := promtest.ToFloat64(f.h.metrics.notForwarded); v != 2 {
 		t.Errorf("events_not_forwarded_total = %v, want 2", v)
 	}
 }
@@ -353,7 +341,7 @@ func TestValidateIsADryRun(t *testing.T) {
 		e.Line != `{"event":"old","client_timestamp":"1970-01-01T00:00:01Z"}` {
 		t.Errorf("result 2 entry = %+v", e)
 	}
-	if v := testutil.ToFloat64(f.h.metrics.accepted); v != 0 {
+	if v := promtest.ToFloat64(f.h.metrics.accepted); v != 0 {
 		t.Errorf("validate counted %v accepted events", v)
 	}
 
@@ -397,19 +385,19 @@ func TestSetConfigAppliesToNextRequest(t *testing.T) {
 func TestMetricsCountBytesAndTimestamps(t *testing.T) {
 	f := newFixture(t)
 	payload := `[{"event":"a","timestamp":"2026-11-25T09:59:00Z"},{"event":"b"},{"event":"c","timestamp":1000}]`
-	f.do(t, http.MethodPost, PathEvents, map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, gz(t, payload))
-	if v := testutil.ToFloat64(f.h.metrics.decodedBytes); v != float64(len(payload)) {
+	f.do(t, http.MethodPost, PathEvents, map[string]string{"Content-Type": "application/json", "Content-Encoding": "gzip"}, testutil.Gzip(t, payload))
+	if v := promtest.ToFloat64(f.h.metrics.decodedBytes); v != float64(len(payload)) {
 		t.Errorf("decoded_bytes_total = %v, want %d", v, len(payload))
 	}
-	if v := testutil.ToFloat64(f.h.metrics.receivedBytes); v != float64(len(gz(t, payload))) {
-		t.Errorf("received_bytes_total = %v, want %d", v, len(gz(t, payload)))
+	if v := promtest.ToFloat64(f.h.metrics.receivedBytes); v != float64(len(testutil.Gzip(t, payload))) {
+		t.Errorf("received_bytes_total = %v, want %d", v, len(testutil.Gzip(t, payload)))
 	}
 	for src, want := range map[string]float64{"event": 1, "missing": 1, "out_of_window": 1} {
-		if v := testutil.ToFloat64(f.h.metrics.timestamps.WithLabelValues(src)); v != want {
+		if v := promtest.ToFloat64(f.h.metrics.timestamps.WithLabelValues(src)); v != want {
 			t.Errorf("entry_timestamps_total{source=%s} = %v, want %v", src, v, want)
 		}
 	}
-	if n := testutil.CollectAndCount(f.h.metrics.forwardWait); n != 1 {
+	if n := promtest.CollectAndCount(f.h.metrics.forwardWait); n != 1 {
 		t.Errorf("forward_wait_seconds series = %d", n)
 	}
 }
