@@ -11,7 +11,9 @@ import (
 
 	"github.com/grafana/alloy/internal/component/common/loki"
 	fnet "github.com/grafana/alloy/internal/component/common/net"
+	"github.com/grafana/alloy/syntax/alloytypes"
 
+	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/httpapi"
 	"github.com/grafana/alloy/curated/internal/refine"
@@ -27,6 +29,9 @@ const (
 	DefaultMaxPast             = time.Hour
 	DefaultMaxFuture           = 5 * time.Minute
 	DefaultGracefulShutdown    = 30 * time.Second
+	DefaultMaxConcurrent       = 1024
+	DefaultMaxInflightBytes    = 64 * units.MiB
+	DefaultCORSMaxAge          = 10 * time.Minute
 )
 
 // Arguments holds the values of loki.source.curated_api's config block.
@@ -42,6 +47,40 @@ type Arguments struct {
 	ForwardTimeout          time.Duration       `alloy:"forward_timeout,attr,optional"`
 	MaxPast                 time.Duration       `alloy:"max_past,attr,optional"`
 	MaxFuture               time.Duration       `alloy:"max_future,attr,optional"`
+
+	Clients               []ClientArguments   `alloy:"client,block,optional"`
+	TrustedProxies        []string            `alloy:"trusted_proxies,attr,optional"`
+	IPRateLimit           *RateLimitArguments `alloy:"ip_rate_limit,block,optional"`
+	MaxConcurrentRequests int                 `alloy:"max_concurrent_requests,attr,optional"`
+	MaxInflightBytes      units.Base2Bytes    `alloy:"max_inflight_bytes,attr,optional"`
+	CORSMaxAge            time.Duration       `alloy:"cors_max_age,attr,optional"`
+}
+
+// ClientArguments is one client block: an API key and what it may do.
+type ClientArguments struct {
+	Name           string              `alloy:",label"`
+	APIKey         alloytypes.Secret   `alloy:"api_key,attr"`
+	Service        string              `alloy:"service,attr,optional"`
+	Tenant         string              `alloy:"tenant,attr,optional"`
+	AllowedEvents  []string            `alloy:"allowed_events,attr,optional"`
+	AllowedOrigins []string            `alloy:"allowed_origins,attr,optional"`
+	Browser        bool                `alloy:"browser,attr,optional"`
+	RateLimit      *RateLimitArguments `alloy:"rate_limit,block,optional"`
+}
+
+// RateLimitArguments is a token bucket: rate requests per second on
+// average, up to burst at once.
+type RateLimitArguments struct {
+	Rate  float64 `alloy:"rate,attr"`
+	Burst int     `alloy:"burst,attr"`
+}
+
+// Validate implements syntax.Validator.
+func (r *RateLimitArguments) Validate() error {
+	if r.Rate <= 0 || r.Burst < 1 {
+		return fmt.Errorf("rate_limit: rate must be greater than 0 and burst at least 1, got rate %v and burst %d", r.Rate, r.Burst)
+	}
+	return nil
 }
 
 // HTTPArguments is Alloy's own HTTP server block (listen address and port,
@@ -68,6 +107,9 @@ func (a *Arguments) SetToDefault() {
 		ForwardTimeout:          DefaultForwardTimeout,
 		MaxPast:                 DefaultMaxPast,
 		MaxFuture:               DefaultMaxFuture,
+		MaxConcurrentRequests:   DefaultMaxConcurrent,
+		MaxInflightBytes:        DefaultMaxInflightBytes,
+		CORSMaxAge:              DefaultCORSMaxAge,
 	}
 }
 
@@ -106,7 +148,73 @@ func (a *Arguments) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if a.MaxConcurrentRequests < 0 {
+		errs = append(errs, fmt.Errorf("max_concurrent_requests must not be negative, got %d", a.MaxConcurrentRequests))
+	}
+	if a.MaxInflightBytes < 0 {
+		errs = append(errs, fmt.Errorf("max_inflight_bytes must not be negative, got %s", a.MaxInflightBytes))
+	}
+	if a.CORSMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("cors_max_age must not be negative, got %s", a.CORSMaxAge))
+	}
+	errs = append(errs, a.validateClients()...)
 	return errors.Join(errs...)
+}
+
+func (a *Arguments) validateClients() []error {
+	var errs []error
+	names := map[string]bool{}
+	for _, c := range a.Clients {
+		if names[c.Name] {
+			errs = append(errs, fmt.Errorf("client %q is defined twice", c.Name))
+		}
+		names[c.Name] = true
+		if c.Service != "" && !event.IsToken(c.Service) {
+			errs = append(errs, fmt.Errorf("client %q: service %q may contain only letters, digits and _ . : -", c.Name, c.Service))
+		}
+		if c.Tenant != "" && !validTenant(c.Tenant) {
+			errs = append(errs, fmt.Errorf("client %q: tenant %q must be up to 150 of the characters Loki allows in a tenant ID", c.Name, c.Tenant))
+		}
+	}
+	if _, err := a.policy(); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// validTenant follows Loki's tenant ID rules: at most 150 characters of
+// letters, digits and !-_.*'(), and not "." or "..".
+func validTenant(t string) bool {
+	if len(t) > 150 || t == "." || t == ".." {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!-_.*'()", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// policy compiles the client blocks and trusted proxies.
+func (a *Arguments) policy() (*access.Policy, error) {
+	clients := make([]access.ClientConfig, 0, len(a.Clients))
+	for _, c := range a.Clients {
+		cc := access.ClientConfig{
+			Name:           c.Name,
+			APIKey:         string(c.APIKey),
+			Service:        c.Service,
+			Tenant:         c.Tenant,
+			AllowedEvents:  c.AllowedEvents,
+			AllowedOrigins: c.AllowedOrigins,
+			Browser:        c.Browser,
+		}
+		if c.RateLimit != nil {
+			cc.Rate, cc.Burst = c.RateLimit.Rate, c.RateLimit.Burst
+		}
+		clients = append(clients, cc)
+	}
+	return access.NewPolicy(clients, a.TrustedProxies)
 }
 
 func validateStaticLabel(name, value string) error {
@@ -136,7 +244,16 @@ func (a *Arguments) serverConfig() *fnet.ServerConfig {
 }
 
 // handlerConfig is the hot-swappable API configuration.
-func (a *Arguments) handlerConfig() httpapi.Config {
+func (a *Arguments) handlerConfig() (httpapi.Config, error) {
+	policy, err := a.policy()
+	if err != nil {
+		return httpapi.Config{}, err
+	}
+	var ipRate float64
+	var ipBurst int
+	if a.IPRateLimit != nil {
+		ipRate, ipBurst = a.IPRateLimit.Rate, a.IPRateLimit.Burst
+	}
 	labels := make(model.LabelSet, len(a.Labels))
 	for k, v := range a.Labels {
 		labels[model.LabelName(k)] = model.LabelValue(v)
@@ -153,6 +270,12 @@ func (a *Arguments) handlerConfig() httpapi.Config {
 			MaxPast:      a.MaxPast,
 			MaxFuture:    a.MaxFuture,
 		}),
-		ForwardTimeout: a.ForwardTimeout,
-	}
+		ForwardTimeout:   a.ForwardTimeout,
+		Access:           policy,
+		IPRate:           ipRate,
+		IPBurst:          ipBurst,
+		MaxConcurrent:    int64(a.MaxConcurrentRequests),
+		MaxInflightBytes: int64(a.MaxInflightBytes),
+		CORSMaxAge:       a.CORSMaxAge,
+	}, nil
 }

@@ -64,7 +64,11 @@ func New(opts component.Options, args Arguments) (*Component, error) {
 		fanout:        loki.NewFanout(args.ForwardTo),
 		serverMetrics: util.NewUncheckedCollector(nil),
 	}
-	c.handler = httpapi.New(args.handlerConfig(), fanoutForwarder{c.fanout}, metrics, opts.Logger)
+	cfg, err := args.handlerConfig()
+	if err != nil {
+		return nil, err
+	}
+	c.handler = httpapi.New(cfg, fanoutForwarder{c.fanout}, metrics, opts.Logger)
 	if err := opts.Registerer.Register(c.serverMetrics); err != nil {
 		return nil, fmt.Errorf("registering server metrics: %w", err)
 	}
@@ -95,8 +99,12 @@ func (c *Component) Update(args component.Arguments) error {
 	if !ok {
 		return fmt.Errorf("invalid type of arguments: %T", args)
 	}
+	cfg, err := newArgs.handlerConfig()
+	if err != nil {
+		return err
+	}
 	c.fanout.UpdateChildren(newArgs.ForwardTo)
-	c.handler.SetConfig(newArgs.handlerConfig())
+	c.handler.SetConfig(cfg)
 
 	c.mut.Lock()
 	defer c.mut.Unlock()
@@ -113,7 +121,8 @@ func (c *Component) Update(args component.Arguments) error {
 	// server avoids duplicate registration after a restart.
 	reg := prometheus.NewRegistry()
 	c.serverMetrics.SetCollector(reg)
-	srv, err := fnet.NewTargetServer(c.opts.Logger, "loki_source_curated_api", reg, netCfg)
+	// The server logs request URIs; browser keys may be in them.
+	srv, err := fnet.NewTargetServer(redactingLogger(c.opts.Logger), "loki_source_curated_api", reg, netCfg)
 	if err != nil {
 		return fmt.Errorf("creating server: %w", err)
 	}

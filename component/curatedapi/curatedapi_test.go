@@ -67,7 +67,10 @@ func TestArgumentsFromConfig(t *testing.T) {
 		args.MaxAttributes != 10 || args.ForwardTimeout != 2*time.Second || args.MaxPast != 30*time.Minute || args.MaxFuture != time.Minute {
 		t.Errorf("args = %+v", args)
 	}
-	hc := args.handlerConfig()
+	hc, err := args.handlerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if hc.MaxRequestBytes != 2<<20 || hc.Limits.MaxEventBytes != 8<<10 || hc.Limits.MaxEventsPerRequest != 100 || hc.Limits.MaxAttributes != 10 {
 		t.Errorf("handler config = %+v", hc)
 	}

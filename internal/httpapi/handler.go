@@ -11,9 +11,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/common/model"
+
+	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/refine"
 )
@@ -39,6 +43,19 @@ type Config struct {
 	Builder         *refine.Builder
 	// ForwardTimeout bounds how long a request waits for the downstream.
 	ForwardTimeout time.Duration
+
+	// Access decides who may call the API; nil means open.
+	Access *access.Policy
+	// IPRate (requests per second, 0 for none) and IPBurst limit each
+	// client address.
+	IPRate  float64
+	IPBurst int
+	// MaxConcurrent and MaxInflightBytes (0 for none) cap the requests and
+	// request bytes being processed at once; past them requests get 503.
+	MaxConcurrent    int64
+	MaxInflightBytes int64
+	// CORSMaxAge is how long browsers may cache a preflight answer.
+	CORSMaxAge time.Duration
 }
 
 // Handler serves the API. Its configuration can be swapped while it serves.
@@ -49,18 +66,33 @@ type Handler struct {
 	logger  *slog.Logger
 	body    bodyReader
 	now     func() time.Time
+
+	limiter       *access.Limiter // outlives configurations
+	inflight      atomic.Int64
+	inflightBytes atomic.Int64
+	warnOpen      sync.Once
 }
 
 // New returns a Handler; cfg can later be replaced with SetConfig.
 func New(cfg Config, fwd Forwarder, metrics *Metrics, logger *slog.Logger) *Handler {
-	h := &Handler{fwd: fwd, metrics: metrics, logger: logger, now: time.Now}
+	h := &Handler{fwd: fwd, metrics: metrics, logger: logger, now: time.Now, limiter: access.NewLimiter()}
 	h.SetConfig(cfg)
 	return h
 }
 
 // SetConfig atomically replaces the configuration; requests already being
-// served finish with the configuration they started with.
+// served finish with the configuration they started with. Rate limit
+// buckets keep their levels.
 func (h *Handler) SetConfig(cfg Config) {
+	if cfg.Access == nil {
+		cfg.Access, _ = access.NewPolicy(nil, nil)
+	}
+	if cfg.Access.Open() {
+		h.warnOpen.Do(func() {
+			h.logger.Warn("no client blocks: the event API accepts requests without an API key; configure clients before exposing it")
+		})
+	}
+	h.limiter.Configure(cfg.Access.Clients(), cfg.IPRate, cfg.IPBurst)
 	h.cfg.Store(&cfg)
 }
 
@@ -78,7 +110,7 @@ func (h *Handler) Validate() http.Handler {
 func (h *Handler) Health() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			h.reject(w, "healthz", methodNotAllowed("GET, HEAD"))
+			h.reject(w, "healthz", clientNone, methodNotAllowed("GET, HEAD"))
 			return
 		}
 		h.metrics.requests.WithLabelValues("healthz", "200").Inc()
@@ -86,46 +118,95 @@ func (h *Handler) Health() http.Handler {
 	})
 }
 
+// Values of the client label before a request is authenticated and for
+// an open API.
+const (
+	clientNone      = "unknown"
+	clientAnonymous = "anonymous"
+)
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	endpoint := "events"
 	if dryRun {
 		endpoint = "validate"
 	}
-	if r.Method != http.MethodPost {
-		h.reject(w, endpoint, methodNotAllowed(http.MethodPost))
+	cfg := h.cfg.Load()
+	origin := r.Header.Get("Origin")
+	if r.Method == http.MethodOptions {
+		h.preflight(w, endpoint, cfg, origin)
 		return
 	}
-	cfg := h.cfg.Load()
+	if origin != "" && cfg.Access.OriginAllowed(origin) {
+		setCORSHeaders(w.Header(), origin)
+	}
+	if r.Method != http.MethodPost {
+		h.reject(w, endpoint, clientNone, methodNotAllowed("POST, OPTIONS"))
+		return
+	}
+	release, aerr := h.admit(r, cfg)
+	if aerr != nil {
+		h.reject(w, endpoint, clientNone, aerr)
+		return
+	}
+	defer release()
+
 	received := h.now()
+	if ok, wait := h.limiter.AllowIP(cfg.Access.ClientIP(r), received); !ok {
+		h.metrics.throttled.WithLabelValues("ip").Inc()
+		h.reject(w, endpoint, clientNone, rateLimited("this address", wait))
+		return
+	}
+	client, denial := cfg.Access.Authenticate(r)
+	if denial == nil {
+		denial = client.CheckOrigin(origin)
+	}
+	if denial != nil {
+		h.reject(w, endpoint, clientNone, &apiError{status: denial.Status, field: denial.Field, code: event.Code(denial.Code), reason: denial.Reason})
+		return
+	}
+	name := clientAnonymous
+	if client != nil {
+		name = client.Name
+	}
+	if ok, wait := h.limiter.AllowClient(client, received); !ok {
+		h.metrics.throttled.WithLabelValues("client").Inc()
+		h.reject(w, endpoint, name, rateLimited("this client", wait))
+		return
+	}
 
 	format, aerr := formatOf(r.Header.Get("Content-Type"))
 	if aerr != nil {
-		h.reject(w, endpoint, aerr)
+		h.reject(w, endpoint, name, aerr)
 		return
 	}
 	buf, wireBytes, aerr := h.body.read(r, cfg.MaxRequestBytes)
 	h.metrics.receivedBytes.Add(float64(wireBytes))
 	if aerr != nil {
-		h.reject(w, endpoint, aerr)
+		h.reject(w, endpoint, name, aerr)
 		return
 	}
 	h.metrics.decodedBytes.Add(float64(buf.Len()))
 	items, err := event.Decode(format, buf.Bytes(), cfg.Limits)
 	h.body.pool.put(buf) // decoded events hold no reference to the buffer
 	if err != nil {
-		h.reject(w, endpoint, payloadError(err))
+		h.reject(w, endpoint, name, payloadError(err))
 		return
 	}
 
 	resp := Response{Errors: []ErrorItem{}}
 	entries := make([]refine.Entry, 0, len(items))
 	indexes := make([]int, 0, len(items)) // request index of each entry
+	forbidden := false
 	for i := range items {
 		it := &items[i]
+		if it.OK() {
+			authorize(client, it)
+		}
 		if !it.OK() {
 			resp.Rejected++
 			for _, fe := range it.Errors {
 				resp.Errors = append(resp.Errors, ErrorItem{Index: &i, Field: fe.Field, Code: fe.Code, Reason: fe.Reason})
+				forbidden = forbidden || fe.Code == access.CodeForbiddenEvent || fe.Code == access.CodeForbiddenField
 			}
 			if dryRun {
 				resp.Results = append(resp.Results, Result{Index: i, Errors: it.Errors})
@@ -135,6 +216,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 			continue
 		}
 		e := cfg.Builder.Build(&it.Event, received)
+		if client != nil && client.Tenant != "" {
+			e.Labels[refine.LabelTenant] = model.LabelValue(client.Tenant)
+		}
 		if dryRun {
 			resp.Results = append(resp.Results, Result{Index: i, Accepted: true, Entry: viewOf(&e)})
 		}
@@ -143,12 +227,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	}
 
 	switch {
+	case len(entries) == 0 && forbidden:
+		h.finish(w, endpoint, name, http.StatusForbidden, resp)
+		return
 	case len(entries) == 0:
-		h.finish(w, endpoint, http.StatusBadRequest, resp)
+		h.finish(w, endpoint, name, http.StatusBadRequest, resp)
 		return
 	case dryRun:
 		resp.Accepted = len(entries)
-		h.finish(w, endpoint, http.StatusOK, resp)
+		h.finish(w, endpoint, name, http.StatusOK, resp)
 		return
 	}
 
@@ -162,7 +249,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 		notForwarded := len(entries) - forwarded
 		h.metrics.notForwarded.Add(float64(notForwarded))
 		h.logger.Warn("downstream did not take events in time; answering 503",
-			"forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
+			"client", name, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
 		reason := fmt.Sprintf("not forwarded: the downstream did not take the event within forward_timeout (%s); retry it", cfg.ForwardTimeout)
 		if errors.Is(ferr, context.Canceled) {
 			reason = "not forwarded: the request was canceled"
@@ -171,10 +258,89 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 			resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: CodeNotForwarded, Reason: reason})
 		}
 		w.Header().Set("Retry-After", retryAfter(cfg.ForwardTimeout))
-		h.finish(w, endpoint, http.StatusServiceUnavailable, resp)
+		h.finish(w, endpoint, name, http.StatusServiceUnavailable, resp)
 		return
 	}
-	h.finish(w, endpoint, http.StatusAccepted, resp)
+	h.finish(w, endpoint, name, http.StatusAccepted, resp)
+}
+
+// authorize applies the client's restrictions to a valid event: the key
+// decides the service, and only allowed events pass.
+func authorize(c *access.Client, it *event.Item) {
+	if c == nil {
+		return
+	}
+	if c.Service != "" {
+		if it.Event.Service != "" && it.Event.Service != c.Service {
+			it.Errors = append(it.Errors, event.FieldError{Field: "service", Code: access.CodeForbiddenField,
+				Reason: fmt.Sprintf("this API key may only write service %q", c.Service)})
+		}
+		it.Event.Service = c.Service
+	}
+	if !c.EventAllowed(it.Event.Name) {
+		it.Errors = append(it.Errors, event.FieldError{Field: "event", Code: access.CodeForbiddenEvent,
+			Reason: fmt.Sprintf("event %q is not allowed for this API key", it.Event.Name)})
+	}
+}
+
+// admit counts the request against the concurrency and in-flight byte caps.
+// A gzip body or one of unknown length is counted at max_request_bytes, the
+// most it may inflate to.
+func (h *Handler) admit(r *http.Request, cfg *Config) (release func(), _ *apiError) {
+	size := r.ContentLength
+	if size < 0 || size > cfg.MaxRequestBytes || r.Header.Get("Content-Encoding") != "" {
+		size = cfg.MaxRequestBytes
+	}
+	n := h.inflight.Add(1)
+	b := h.inflightBytes.Add(size)
+	release = func() {
+		h.inflight.Add(-1)
+		h.inflightBytes.Add(-size)
+	}
+	scope := ""
+	switch {
+	case cfg.MaxConcurrent > 0 && n > cfg.MaxConcurrent:
+		scope = "concurrency"
+	case cfg.MaxInflightBytes > 0 && b > cfg.MaxInflightBytes:
+		scope = "inflight_bytes"
+	default:
+		return release, nil
+	}
+	release()
+	h.metrics.throttled.WithLabelValues(scope).Inc()
+	return nil, &apiError{status: http.StatusServiceUnavailable, code: "overloaded",
+		reason: "the server is at its limit of concurrent requests or in-flight bytes; retry shortly",
+		header: http.Header{"Retry-After": {"1"}}}
+}
+
+// preflight answers a CORS preflight. Preflights carry no API key, so any
+// origin that some client allows passes; the actual request is checked
+// against its own client's origins.
+func (h *Handler) preflight(w http.ResponseWriter, endpoint string, cfg *Config, origin string) {
+	if origin == "" || !cfg.Access.OriginAllowed(origin) {
+		h.reject(w, endpoint, clientNone, &apiError{status: http.StatusForbidden, field: "Origin", code: access.CodeForbiddenOrigin,
+			reason: fmt.Sprintf("origin %q is not allowed", origin)})
+		return
+	}
+	hdr := w.Header()
+	setCORSHeaders(hdr, origin)
+	hdr.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	hdr.Set("Access-Control-Allow-Headers", "Content-Type, Content-Encoding, X-API-Key, Authorization")
+	hdr.Set("Access-Control-Max-Age", strconv.Itoa(int(cfg.CORSMaxAge/time.Second)))
+	h.metrics.requests.WithLabelValues(endpoint, "204").Inc()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func setCORSHeaders(hdr http.Header, origin string) {
+	hdr.Set("Access-Control-Allow-Origin", origin)
+	hdr.Add("Vary", "Origin")
+	hdr.Set("Access-Control-Expose-Headers", "Retry-After")
+}
+
+func rateLimited(who string, wait time.Duration) *apiError {
+	return &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
+		reason: fmt.Sprintf("rate limit exceeded for %s; retry after the Retry-After seconds", who),
+		header: http.Header{"Retry-After": {retryAfter(wait)}}}
 }
 
 // forward hands entries downstream, waiting at most cfg.ForwardTimeout.
@@ -187,17 +353,38 @@ func (h *Handler) forward(ctx context.Context, cfg *Config, entries []refine.Ent
 	return n, err
 }
 
-func (h *Handler) reject(w http.ResponseWriter, endpoint string, e *apiError) {
+func (h *Handler) reject(w http.ResponseWriter, endpoint, client string, e *apiError) {
 	for k, v := range e.header {
 		w.Header()[k] = v
 	}
-	h.logger.Debug("rejected request", "endpoint", endpoint, "status", e.status, "field", e.field, "reason", e.reason)
-	h.finish(w, endpoint, e.status, e.response())
+	h.logger.Debug("rejected request", "endpoint", endpoint, "client", client, "status", e.status, "field", e.field, "code", e.code)
+	h.finish(w, endpoint, client, e.status, e.response())
 }
 
-func (h *Handler) finish(w http.ResponseWriter, endpoint string, status int, resp Response) {
+func (h *Handler) finish(w http.ResponseWriter, endpoint, client string, status int, resp Response) {
 	h.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	h.metrics.clientRequests.WithLabelValues(client, outcome(status)).Inc()
 	writeJSON(w, status, resp)
+}
+
+// outcome names a response status for the per-client metric.
+func outcome(status int) string {
+	switch status {
+	case http.StatusAccepted:
+		return "accepted"
+	case http.StatusOK:
+		return "validated"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	default:
+		return "invalid"
+	}
 }
 
 func methodNotAllowed(allow string) *apiError {

@@ -248,7 +248,7 @@ func TestRejectedRequests(t *testing.T) {
 			if e.Field != tt.wantField || (e.Index != nil) != tt.wantIndex || !strings.Contains(e.Reason, tt.wantText) || e.Code == "" {
 				t.Errorf("error = %+v; want field %q, index present %v, reason containing %q", e, tt.wantField, tt.wantIndex, tt.wantText)
 			}
-			if tt.wantStatus == 405 && r.header.Get("Allow") != "POST" {
+			if tt.wantStatus == 405 && r.header.Get("Allow") != "POST, OPTIONS" {
 				t.Errorf("Allow = %q", r.header.Get("Allow"))
 			}
 			if n := len(f.fwd.got()); n != 0 {

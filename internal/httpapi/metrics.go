@@ -16,6 +16,9 @@ type Metrics struct {
 	decodedBytes  prometheus.Counter
 	forwardWait   prometheus.Histogram
 	timestamps    *prometheus.CounterVec
+
+	clientRequests *prometheus.CounterVec
+	throttled      *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -54,9 +57,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: namespace, Name: "entry_timestamps_total",
 			Help: "Entries by timestamp source: event (the event's own), missing or out_of_window (receive time used).",
 		}, []string{"source"}),
+		clientRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "client_requests_total",
+			Help: "Requests by client name (unknown before authentication, anonymous for an open API) and outcome.",
+		}, []string{"client", "outcome"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "throttled_requests_total",
+			Help: "Requests refused by a limit: scope ip or client (429), concurrency or inflight_bytes (503).",
+		}, []string{"scope"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.rejected, m.notForwarded,
-		m.receivedBytes, m.decodedBytes, m.forwardWait, m.timestamps} {
+		m.receivedBytes, m.decodedBytes, m.forwardWait, m.timestamps, m.clientRequests, m.throttled} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -16,6 +16,9 @@ import (
 const (
 	LabelService = "service"
 	LabelLevel   = "level"
+	// LabelTenant is the reserved label loki.write sends as the tenant
+	// (X-Scope-OrgID) and removes from the entry.
+	LabelTenant = "__tenant_id__"
 )
 
 // Structured metadata keys, in the order they are attached.
