@@ -1,8 +1,10 @@
 package curatedapi
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -180,7 +182,12 @@ func post(t *testing.T, port int, body string) (int, string) {
 // test controller and returns it once it is running.
 func runComponent(t *testing.T, args Arguments) (*componenttest.Controller, *Component) {
 	t.Helper()
-	ctrl, err := componenttest.NewControllerFromID(util.TestLogger(t), Name)
+	return runComponentWithLogger(t, args, util.TestLogger(t))
+}
+
+func runComponentWithLogger(t *testing.T, args Arguments, logger *slog.Logger) (*componenttest.Controller, *Component) {
+	t.Helper()
+	ctrl, err := componenttest.NewControllerFromID(logger, Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,4 +319,22 @@ func TestRunStopsServer(t *testing.T) {
 	if _, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/healthz"); err == nil {
 		t.Error("server still answering after Run returned")
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -43,11 +43,13 @@ func (l *Limiter) Configure(clients []*Client, ipRate float64, ipBurst int) {
 			continue
 		}
 		lim, ok := l.clients[c.Name]
-		if !ok {
+		switch {
+		case !ok:
 			lim = rate.NewLimiter(rate.Limit(c.Rate), c.Burst)
+		case lim.Limit() != rate.Limit(c.Rate) || lim.Burst() != c.Burst:
+			lim.SetLimit(rate.Limit(c.Rate))
+			lim.SetBurst(c.Burst)
 		}
-		lim.SetLimit(rate.Limit(c.Rate))
-		lim.SetBurst(c.Burst)
 		keep[c.Name] = lim
 	}
 	l.clients = keep

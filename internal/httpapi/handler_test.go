@@ -73,13 +73,18 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, testConfig())
+}
+
+func newFixtureWith(t *testing.T, cfg Config) *fixture {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	m, err := NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fwd := &recorder{capacity: -1}
-	h := New(testConfig(), fwd, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	h := New(cfg, fwd, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h.now = func() time.Time { return now }
 	mux := http.NewServeMux()
 	mux.Handle(PathEvents, h.Events())
