@@ -52,8 +52,10 @@ test: lint test-unit test-e2e
 
 test-unit:
 	go test -count=1 ./component/... ./internal/... ./cmd/...
+	go test -count=1 -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime 10s ./internal/refine/
 
 test-e2e: bin/alloy-custom bin/loki
+	./scripts/ensure-chromium.sh
 	go test -count=1 -v -timeout 25m ./e2e/...
 
 ## fuzz: run the decode-and-build fuzz target for FUZZTIME (make test runs its seed corpus).

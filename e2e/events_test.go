@@ -38,7 +38,7 @@ type expected struct {
 // entries back with LogQL and compares labels, lines, structured metadata
 // and timestamps exactly.
 func TestEventsReachLoki(t *testing.T) {
-	lokiURL := startLoki(t)
+	lokiURL := startLoki(t, false)
 	run := randomID(t)
 	a := startAlloy(t, func(apiPort int) string {
 		return fmt.Sprintf(`
@@ -189,10 +189,10 @@ loki.write "loki" {
 	}
 
 	query := fmt.Sprintf(`{run=%q}`, run)
-	got := waitForEntries(t, lokiURL, query, now.Add(-time.Hour), time.Now().Add(time.Minute), len(want))
+	got := waitForEntries(t, lokiURL, "", query, now.Add(-time.Hour), time.Now().Add(time.Minute), len(want))
 	// Anything late (such as a wrongly accepted request) would show up now.
 	time.Sleep(time.Second)
-	got = queryRange(t, lokiURL, query, now.Add(-time.Hour), time.Now().Add(time.Minute))
+	got = queryRange(t, lokiURL, "", query, now.Add(-time.Hour), time.Now().Add(time.Minute))
 	assertEntries(t, got, want)
 
 	if v := a.metric(t, `loki_source_curated_api_events_accepted_total{component_id="loki.source.curated_api.e2e"`); v != fmt.Sprint(len(want)) {

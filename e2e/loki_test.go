@@ -20,10 +20,11 @@ type lokiEntry struct {
 	Time     time.Time
 }
 
-// queryRange runs a LogQL log query over [start, end] and returns every entry
-// in timestamp order. It asks Loki to keep indexed labels and structured
-// metadata apart (categorize-labels), so both can be asserted exactly.
-func queryRange(t *testing.T, lokiURL, query string, start, end time.Time) []lokiEntry {
+// queryRange runs a LogQL log query over [start, end] as tenant (none when
+// empty) and returns every entry in timestamp order. It asks Loki to keep
+// indexed labels and structured metadata apart (categorize-labels), so both
+// can be asserted exactly.
+func queryRange(t *testing.T, lokiURL, tenant, query string, start, end time.Time) []lokiEntry {
 	t.Helper()
 	q := url.Values{
 		"query":     {query},
@@ -37,6 +38,9 @@ func queryRange(t *testing.T, lokiURL, query string, start, end time.Time) []lok
 		t.Fatal(err)
 	}
 	req.Header.Set("X-Loki-Response-Encoding-Flags", "categorize-labels")
+	if tenant != "" {
+		req.Header.Set("X-Scope-OrgID", tenant)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -95,11 +99,11 @@ func queryRange(t *testing.T, lokiURL, query string, start, end time.Time) []lok
 
 // waitForEntries polls Loki until at least want entries match query, then
 // returns them all.
-func waitForEntries(t *testing.T, lokiURL, query string, start, end time.Time, want int) []lokiEntry {
+func waitForEntries(t *testing.T, lokiURL, tenant, query string, start, end time.Time, want int) []lokiEntry {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		got := queryRange(t, lokiURL, query, start, end)
+		got := queryRange(t, lokiURL, tenant, query, start, end)
 		if len(got) >= want || time.Now().After(deadline) {
 			return got
 		}

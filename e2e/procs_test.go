@@ -129,14 +129,15 @@ func (p *process) waitReady(t *testing.T, url string, timeout time.Duration) {
 }
 
 // startLoki runs bin/loki with configs/loki/loki-local.yaml on free ports and
-// returns its base URL.
-func startLoki(t *testing.T) string {
+// returns its base URL. multiTenant turns on Loki's auth_enabled.
+func startLoki(t *testing.T, multiTenant bool) string {
 	t.Helper()
 	httpPort, grpcPort := testutil.FreePort(t), testutil.FreePort(t)
 	p := start(t, "loki", []string{
 		fmt.Sprintf("LOKI_HTTP_PORT=%d", httpPort),
 		fmt.Sprintf("LOKI_GRPC_PORT=%d", grpcPort),
 		"LOKI_DATA=" + t.TempDir(),
+		fmt.Sprintf("LOKI_AUTH_ENABLED=%v", multiTenant),
 	}, lokiBin, "-config.file="+filepath.Join(repoRoot, "configs", "loki", "loki-local.yaml"), "-config.expand-env=true")
 	url := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	p.waitReady(t, url+"/ready", 90*time.Second)
