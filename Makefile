@@ -53,14 +53,16 @@ test: lint test-unit test-e2e
 test-unit:
 	go test -count=1 ./component/... ./internal/... ./cmd/...
 	go test -count=1 -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime 10s ./internal/refine/
+	go test -count=1 -run '^$$' -fuzz FuzzHandler -fuzztime 10s ./internal/httpapi/
 
 test-e2e: bin/alloy-custom bin/loki
 	./scripts/ensure-chromium.sh
 	go test -count=1 -v -timeout 25m ./e2e/...
 
-## fuzz: run the decode-and-build fuzz target for FUZZTIME (make test runs its seed corpus).
+## fuzz: run each fuzz target for FUZZTIME (make test runs them for 10s each).
 fuzz:
 	go test -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime $(FUZZTIME) ./internal/refine/
+	go test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./internal/httpapi/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \
