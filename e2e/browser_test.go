@@ -91,30 +91,15 @@ func TestBrowserOrigins(t *testing.T) {
 	allowedURL, allowedReports := servePage(t, &apiURL, key, "allowed")
 	deniedURL, deniedReports := servePage(t, &apiURL, key, "denied")
 	a := startAlloy(t, func(apiPort int) string {
-		return fmt.Sprintf(`
-loki.source.curated_api "browser" {
-	http {
-		listen_address = "127.0.0.1"
-		listen_port    = %d
-	}
-	labels     = {run = %q}
-	forward_to = [loki.write.loki.receiver]
+		return curatedConfig("browser", apiPort, lokiURL, fmt.Sprintf(`
+	labels = {run = %q}
 
 	client "web" {
 		api_key         = %q
 		service         = "collabmaker-web"
 		browser         = true
 		allowed_origins = [%q]
-	}
-}
-
-loki.write "loki" {
-	endpoint {
-		url        = "%s/loki/api/v1/push"
-		batch_wait = "100ms"
-	}
-}
-`, apiPort, run, key, allowedURL, lokiURL)
+	}`, run, key, allowedURL))
 	})
 	apiURL = a.apiURL
 

@@ -41,23 +41,7 @@ func TestEventsReachLoki(t *testing.T) {
 	lokiURL := startLoki(t, false)
 	run := randomID(t)
 	a := startAlloy(t, func(apiPort int) string {
-		return fmt.Sprintf(`
-loki.source.curated_api "e2e" {
-	http {
-		listen_address = "127.0.0.1"
-		listen_port    = %d
-	}
-	labels     = {env = "e2e", run = %q}
-	forward_to = [loki.write.loki.receiver]
-}
-
-loki.write "loki" {
-	endpoint {
-		url        = "%s/loki/api/v1/push"
-		batch_wait = "100ms"
-	}
-}
-`, apiPort, run, lokiURL)
+		return curatedConfig("e2e", apiPort, lokiURL, fmt.Sprintf(`labels = {env = "e2e", run = %q}`, run))
 	})
 
 	now := time.Now().UTC().Truncate(time.Millisecond)

@@ -211,3 +211,26 @@ func (a *alloy) metric(t *testing.T, prefix string) string {
 	}
 	return ""
 }
+
+// curatedConfig returns an Alloy config with loki.source.curated_api "name"
+// listening on apiPort, with the arguments and blocks in body, forwarding to
+// a loki.write that pushes to lokiURL in small, quick batches.
+func curatedConfig(name string, apiPort int, lokiURL, body string) string {
+	return fmt.Sprintf(`
+loki.source.curated_api %q {
+	http {
+		listen_address = "127.0.0.1"
+		listen_port    = %d
+	}
+	forward_to = [loki.write.loki.receiver]
+%s
+}
+
+loki.write "loki" {
+	endpoint {
+		url        = "%s/loki/api/v1/push"
+		batch_wait = "100ms"
+	}
+}
+`, name, apiPort, body, lokiURL)
+}

@@ -17,14 +17,8 @@ func TestTenantsAreIsolated(t *testing.T) {
 	lokiURL := startLoki(t, true)
 	run := randomID(t)
 	a := startAlloy(t, func(apiPort int) string {
-		return fmt.Sprintf(`
-loki.source.curated_api "tenants" {
-	http {
-		listen_address = "127.0.0.1"
-		listen_port    = %d
-	}
-	labels     = {run = %q}
-	forward_to = [loki.write.loki.receiver]
+		return curatedConfig("tenants", apiPort, lokiURL, fmt.Sprintf(`
+	labels = {run = %q}
 
 	client "alpha" {
 		api_key = "alpha-key-0123456789"
@@ -37,16 +31,7 @@ loki.source.curated_api "tenants" {
 		service        = "shop"
 		tenant         = "team-beta"
 		allowed_events = ["checkout.*"]
-	}
-}
-
-loki.write "loki" {
-	endpoint {
-		url        = "%s/loki/api/v1/push"
-		batch_wait = "100ms"
-	}
-}
-`, apiPort, run, lokiURL)
+	}`, run))
 	})
 
 	send := func(key string, extra map[string]string, body string, wantStatus int) {
