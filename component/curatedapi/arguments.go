@@ -17,6 +17,7 @@ import (
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/httpapi"
 	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/rules"
 )
 
 // Defaults of the component's arguments.
@@ -54,6 +55,18 @@ type Arguments struct {
 	MaxConcurrentRequests int                 `alloy:"max_concurrent_requests,attr,optional"`
 	MaxInflightBytes      units.Base2Bytes    `alloy:"max_inflight_bytes,attr,optional"`
 	CORSMaxAge            time.Duration       `alloy:"cors_max_age,attr,optional"`
+
+	// Refinement rules, applied in the order documented in internal/rules.
+	Schema             *SchemaArguments        `alloy:"schema,block,optional"`
+	Drops              []DropArguments         `alloy:"drop,block,optional"`
+	Samples            []SampleArguments       `alloy:"sample,block,optional"`
+	Attributes         AttributesArguments     `alloy:"attributes,block,optional"`
+	Redact             RedactArguments         `alloy:"redact,block,optional"`
+	Truncate           *TruncateArguments      `alloy:"truncate,block,optional"`
+	PromoteLabels      *PromoteLabelsArguments `alloy:"promote_labels,block,optional"`
+	StructuredMetadata []string                `alloy:"structured_metadata,attr,optional"`
+	LineFormat         string                  `alloy:"line_format,attr,optional"`
+	TimestampPolicy    string                  `alloy:"timestamp_policy,attr,optional"`
 }
 
 // ClientArguments is one client block: an API key and what it may do.
@@ -110,7 +123,10 @@ func (a *Arguments) SetToDefault() {
 		MaxConcurrentRequests:   DefaultMaxConcurrent,
 		MaxInflightBytes:        DefaultMaxInflightBytes,
 		CORSMaxAge:              DefaultCORSMaxAge,
+		LineFormat:              DefaultLineFormat,
+		TimestampPolicy:         DefaultTimestampPolicy,
 	}
+	a.Redact.SetToDefault()
 }
 
 // Validate implements syntax.Validator.
@@ -158,6 +174,9 @@ func (a *Arguments) Validate() error {
 		errs = append(errs, fmt.Errorf("cors_max_age must not be negative, got %s", a.CORSMaxAge))
 	}
 	errs = append(errs, a.validateClients()...)
+	if _, err := a.compileRules(refine.NewLabelTracker()); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -243,9 +262,38 @@ func (a *Arguments) serverConfig() *fnet.ServerConfig {
 	}
 }
 
-// handlerConfig is the hot-swappable API configuration.
-func (a *Arguments) handlerConfig() (httpapi.Config, error) {
+// compiledRules is what an Update compiles once and swaps in atomically.
+type compiledRules struct {
+	pipeline *rules.Pipeline
+	builder  *refine.Builder
+}
+
+func (a *Arguments) compileRules(tracker *refine.LabelTracker) (compiledRules, error) {
+	rc, err := a.rulesConfig()
+	if err != nil {
+		return compiledRules{}, err
+	}
+	pipeline, perr := rules.Compile(rc)
+	builder, berr := refine.NewBuilder(a.builderConfig(tracker))
+	return compiledRules{pipeline: pipeline, builder: builder}, errors.Join(perr, berr)
+}
+
+func (a *Arguments) labelSet() model.LabelSet {
+	labels := make(model.LabelSet, len(a.Labels))
+	for k, v := range a.Labels {
+		labels[model.LabelName(k)] = model.LabelValue(v)
+	}
+	return labels
+}
+
+// handlerConfig is the hot-swappable API configuration. tracker keeps the
+// promoted label values across reloads.
+func (a *Arguments) handlerConfig(tracker *refine.LabelTracker) (httpapi.Config, error) {
 	policy, err := a.policy()
+	if err != nil {
+		return httpapi.Config{}, err
+	}
+	compiled, err := a.compileRules(tracker)
 	if err != nil {
 		return httpapi.Config{}, err
 	}
@@ -254,10 +302,6 @@ func (a *Arguments) handlerConfig() (httpapi.Config, error) {
 	if a.IPRateLimit != nil {
 		ipRate, ipBurst = a.IPRateLimit.Rate, a.IPRateLimit.Burst
 	}
-	labels := make(model.LabelSet, len(a.Labels))
-	for k, v := range a.Labels {
-		labels[model.LabelName(k)] = model.LabelValue(v)
-	}
 	return httpapi.Config{
 		MaxRequestBytes: int64(a.MaxRequestBytes),
 		Limits: event.Limits{
@@ -265,11 +309,8 @@ func (a *Arguments) handlerConfig() (httpapi.Config, error) {
 			MaxEventBytes:       int(a.MaxEventBytes),
 			MaxAttributes:       a.MaxAttributes,
 		},
-		Builder: refine.NewBuilder(refine.Config{
-			StaticLabels: labels,
-			MaxPast:      a.MaxPast,
-			MaxFuture:    a.MaxFuture,
-		}),
+		Rules:            compiled.pipeline,
+		Builder:          compiled.builder,
 		ForwardTimeout:   a.ForwardTimeout,
 		Access:           policy,
 		IPRate:           ipRate,

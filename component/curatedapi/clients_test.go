@@ -11,6 +11,7 @@ import (
 
 	"github.com/grafana/alloy/syntax"
 
+	"github.com/grafana/alloy/curated/internal/refine"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
@@ -53,7 +54,7 @@ func TestClientArguments(t *testing.T) {
 		!args.Clients[0].Browser || args.Clients[0].RateLimit.Rate != 20 || args.Clients[0].RateLimit.Burst != 40 {
 		t.Fatalf("clients = %+v", args.Clients)
 	}
-	cfg, err := args.handlerConfig()
+	cfg, err := args.handlerConfig(refine.NewLabelTracker())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,9 @@ type Component struct {
 	opts    component.Options
 	fanout  *loki.Fanout
 	handler *httpapi.Handler
+	// labels remembers promoted label values across reloads, so
+	// max_distinct_values holds for the component's lifetime.
+	labels *refine.LabelTracker
 	// serverMetrics collects the embedded server's metrics; the server is
 	// rebuilt on listen changes, and its metrics with it.
 	serverMetrics *util.UncheckedCollector
@@ -63,8 +66,9 @@ func New(opts component.Options, args Arguments) (*Component, error) {
 		opts:          opts,
 		fanout:        loki.NewFanout(args.ForwardTo),
 		serverMetrics: util.NewUncheckedCollector(nil),
+		labels:        refine.NewLabelTracker(),
 	}
-	cfg, err := args.handlerConfig()
+	cfg, err := args.handlerConfig(c.labels)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +103,7 @@ func (c *Component) Update(args component.Arguments) error {
 	if !ok {
 		return fmt.Errorf("invalid type of arguments: %T", args)
 	}
-	cfg, err := newArgs.handlerConfig()
+	cfg, err := newArgs.handlerConfig(c.labels)
 	if err != nil {
 		return err
 	}

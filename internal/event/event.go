@@ -3,6 +3,7 @@
 package event
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -96,6 +97,7 @@ const (
 	CodeTooLarge     Code = "too_large"     // the event over max_event_bytes
 	CodeTooMany      Code = "too_many"      // over max_attributes
 	CodeTooDeep      Code = "too_deep"      // attributes nested too deeply
+	CodeNotAllowed   Code = "not_allowed"   // the schema does not allow the event
 )
 
 // Item is the outcome of decoding one event of a request.
@@ -107,3 +109,25 @@ type Item struct {
 
 // OK reports whether the event passed validation.
 func (it *Item) OK() bool { return len(it.Errors) == 0 }
+
+// ValueText is the text form of an attribute value, as drop rules, labels
+// and structured metadata see it: strings as they are, numbers as sent,
+// objects and arrays as compact JSON, null as "".
+func ValueText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return string(x)
+	case bool:
+		if x {
+			return "true"
+		}
+		return "false"
+	case nil:
+		return ""
+	default:
+		b, _ := json.Marshal(x)
+		return string(b)
+	}
+}

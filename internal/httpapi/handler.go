@@ -20,6 +20,7 @@ import (
 	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/rules"
 )
 
 // Paths served by the API.
@@ -40,7 +41,9 @@ type Forwarder interface {
 type Config struct {
 	MaxRequestBytes int64
 	Limits          event.Limits
-	Builder         *refine.Builder
+	// Rules refine events before entries are built; nil applies none.
+	Rules   *rules.Pipeline
+	Builder *refine.Builder
 	// ForwardTimeout bounds how long a request waits for the downstream.
 	ForwardTimeout time.Duration
 
@@ -202,6 +205,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 		if it.OK() {
 			authorize(client, it)
 		}
+		var applied rules.Result
+		if it.OK() && cfg.Rules != nil {
+			applied = cfg.Rules.Apply(&it.Event, dryRun)
+			it.Errors = append(it.Errors, applied.Errors...)
+		}
 		if !it.OK() {
 			resp.Rejected++
 			for _, fe := range it.Errors {
@@ -209,9 +217,21 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 				forbidden = forbidden || fe.Code == access.CodeForbiddenEvent || fe.Code == access.CodeForbiddenField
 			}
 			if dryRun {
-				resp.Results = append(resp.Results, Result{Index: i, Errors: it.Errors})
+				resp.Results = append(resp.Results, Result{Index: i, Errors: it.Errors, Rules: applied.Fired})
 			} else {
 				h.metrics.rejected.WithLabelValues(string(it.Errors[0].Code)).Inc()
+			}
+			continue
+		}
+		if applied.Outcome == rules.Drop || applied.Outcome == rules.SampledOut {
+			resp.Dropped++
+			switch {
+			case dryRun:
+				resp.Results = append(resp.Results, Result{Index: i, DroppedBy: applied.Rule, Rules: applied.Fired})
+			case applied.Outcome == rules.Drop:
+				h.metrics.dropped.WithLabelValues(applied.Rule).Inc()
+			default:
+				h.metrics.sampledOut.WithLabelValues(applied.Rule).Inc()
 			}
 			continue
 		}
@@ -220,7 +240,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 			e.Labels[refine.LabelTenant] = model.LabelValue(client.Tenant)
 		}
 		if dryRun {
-			resp.Results = append(resp.Results, Result{Index: i, Accepted: true, Entry: viewOf(&e)})
+			fired := applied.Fired
+			for _, l := range e.LabelOverflow {
+				fired = append(fired, "label_overflow:"+l)
+			}
+			resp.Results = append(resp.Results, Result{Index: i, Accepted: true, Entry: viewOf(&e), Rules: fired})
+		} else {
+			for _, pattern := range applied.Redactions {
+				h.metrics.redacted.WithLabelValues(pattern).Inc()
+			}
+			for _, l := range e.LabelOverflow {
+				h.metrics.labelOverflow.WithLabelValues(l).Inc()
+			}
 		}
 		entries = append(entries, e)
 		indexes = append(indexes, i)
@@ -230,12 +261,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	case len(entries) == 0 && forbidden:
 		h.finish(w, endpoint, name, http.StatusForbidden, resp)
 		return
-	case len(entries) == 0:
+	case len(entries) == 0 && resp.Dropped == 0:
 		h.finish(w, endpoint, name, http.StatusBadRequest, resp)
 		return
 	case dryRun:
 		resp.Accepted = len(entries)
 		h.finish(w, endpoint, name, http.StatusOK, resp)
+		return
+	case len(entries) == 0: // every valid event was dropped by a rule
+		h.finish(w, endpoint, name, http.StatusAccepted, resp)
 		return
 	}
 

@@ -57,7 +57,7 @@ func testConfig() Config {
 	return Config{
 		MaxRequestBytes: 1024,
 		Limits:          event.Limits{MaxEventsPerRequest: 3, MaxEventBytes: 256, MaxAttributes: 4},
-		Builder: refine.NewBuilder(refine.Config{
+		Builder: refine.MustBuilder(refine.Config{
 			StaticLabels: model.LabelSet{"app": "test"}, MaxPast: time.Hour, MaxFuture: time.Minute,
 		}),
 		ForwardTimeout: 50 * time.Millisecond,

@@ -19,6 +19,11 @@ type Metrics struct {
 
 	clientRequests *prometheus.CounterVec
 	throttled      *prometheus.CounterVec
+
+	dropped       *prometheus.CounterVec
+	sampledOut    *prometheus.CounterVec
+	redacted      *prometheus.CounterVec
+	labelOverflow *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -65,9 +70,26 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: namespace, Name: "throttled_requests_total",
 			Help: "Requests refused by a limit: scope ip or client (429), concurrency or inflight_bytes (503).",
 		}, []string{"scope"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_dropped_total",
+			Help: "Valid events discarded by a drop rule, by rule.",
+		}, []string{"rule"}),
+		sampledOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "events_sampled_out_total",
+			Help: "Valid events a sample rule did not keep, by rule.",
+		}, []string{"rule"}),
+		redacted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "redactions_total",
+			Help: "Values redacted, by pattern (email, phone, card, ipv4, ipv6, jwt, bearer, aws_key, key, hash, or a custom pattern's name).",
+		}, []string{"pattern"}),
+		labelOverflow: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "label_overflow_total",
+			Help: "Promoted label values replaced by the overflow value because the label reached max_distinct_values, by label.",
+		}, []string{"label"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.rejected, m.notForwarded,
-		m.receivedBytes, m.decodedBytes, m.forwardWait, m.timestamps, m.clientRequests, m.throttled} {
+		m.receivedBytes, m.decodedBytes, m.forwardWait, m.timestamps, m.clientRequests, m.throttled,
+		m.dropped, m.sampledOut, m.redacted, m.labelOverflow} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -20,6 +20,8 @@ type Response struct {
 	Accepted int `json:"accepted"`
 	// Rejected counts events that failed validation.
 	Rejected int `json:"rejected"`
+	// Dropped counts valid events that a drop or sample rule discarded.
+	Dropped int `json:"dropped,omitempty"`
 	// Errors lists what went wrong; never null.
 	Errors []ErrorItem `json:"errors"`
 	// Results has one element per event, for validate only.
@@ -40,7 +42,11 @@ type Result struct {
 	Index    int                `json:"index"`
 	Accepted bool               `json:"accepted"`
 	Errors   []event.FieldError `json:"errors,omitempty"`
-	Entry    *EntryView         `json:"entry,omitempty"`
+	// DroppedBy names the drop or sample rule that discarded the event.
+	DroppedBy string     `json:"dropped_by,omitempty"`
+	Entry     *EntryView `json:"entry,omitempty"`
+	// Rules lists the rules that acted on the event, in order.
+	Rules []string `json:"rules,omitempty"`
 }
 
 // EntryView shows the Loki entry an event would produce.

@@ -17,7 +17,7 @@ const benchEvent = `{"event":"shopify.sync","service":"collabmaker","level":"err
 
 func BenchmarkDecodeAndBuild(b *testing.B) {
 	lim := event.Limits{MaxEventsPerRequest: 500, MaxEventBytes: 32 << 10, MaxAttributes: 64}
-	builder := NewBuilder(Config{MaxPast: time.Hour, MaxFuture: 5 * time.Minute})
+	builder := MustBuilder(Config{MaxPast: time.Hour, MaxFuture: 5 * time.Minute})
 	body := []byte(benchEvent)
 	received := time.Date(2026, 11, 25, 9, 40, 0, 0, time.UTC)
 	b.SetBytes(int64(len(body)))
@@ -36,7 +36,7 @@ func BenchmarkBuild(b *testing.B) {
 	if err != nil || !items[0].OK() {
 		b.Fatal(err, items)
 	}
-	builder := NewBuilder(Config{MaxPast: time.Hour, MaxFuture: 5 * time.Minute})
+	builder := MustBuilder(Config{MaxPast: time.Hour, MaxFuture: 5 * time.Minute})
 	received := time.Date(2026, 11, 25, 9, 40, 0, 0, time.UTC)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -24,7 +24,7 @@ func FuzzDecodeAndBuild(f *testing.F) {
 		f.Add([]byte(seed), true)
 	}
 	lim := event.Limits{MaxEventsPerRequest: 50, MaxEventBytes: 4096, MaxAttributes: 16}
-	b := NewBuilder(Config{MaxPast: time.Hour, MaxFuture: time.Minute})
+	b := MustBuilder(Config{MaxPast: time.Hour, MaxFuture: time.Minute})
 	received := time.Unix(1795599000, 0)
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
 		format := event.FormatJSON

@@ -3,6 +3,8 @@ package refine
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -17,29 +19,40 @@ const (
 	LineKeyClientTimestamp = "client_timestamp"
 )
 
-// AppendLine appends the log line of ev to dst: compact JSON with a fixed key
-// order (event, message, attributes, client_timestamp) and attribute keys
-// sorted at every level, so equal events always produce equal lines. Fields
-// carried as labels or structured metadata are not repeated. A non-zero
-// clientTS is written as client_timestamp, for events whose own timestamp
-// was replaced by the receive time.
+// AppendLine appends the JSON log line of ev to dst; see appendLine.
 func AppendLine(dst []byte, ev *event.Event, clientTS time.Time) []byte {
+	return appendLine(dst, ev, clientTS, nil)
+}
+
+// appendLine appends the log line of ev to dst: compact JSON with a fixed
+// key order (event, message, attributes, client_timestamp) and attribute
+// keys sorted at every level, so equal events always produce equal lines.
+// Fields carried as labels or structured metadata are not repeated: the
+// sorted attribute keys in moved are left out. A non-zero clientTS is
+// written as client_timestamp, for events whose own timestamp was replaced.
+func appendLine(dst []byte, ev *event.Event, clientTS time.Time, moved []string) []byte {
 	dst = append(dst, `{"`+LineKeyEvent+`":`...)
 	dst = appendString(dst, ev.Name)
 	if ev.Message != "" {
 		dst = append(dst, `,"`+LineKeyMessage+`":`...)
 		dst = appendString(dst, ev.Message)
 	}
-	if len(ev.Attributes) > 0 {
-		dst = append(dst, `,"`+LineKeyAttributes+`":{`...)
-		for i, a := range ev.Attributes {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, a.Key)
-			dst = append(dst, ':')
-			dst = appendValue(dst, a.Value)
+	first := true
+	for _, a := range ev.Attributes {
+		if isMoved(moved, a.Key) {
+			continue
 		}
+		if first {
+			dst = append(dst, `,"`+LineKeyAttributes+`":{`...)
+			first = false
+		} else {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, a.Key)
+		dst = append(dst, ':')
+		dst = appendValue(dst, a.Value)
+	}
+	if !first {
 		dst = append(dst, '}')
 	}
 	if !clientTS.IsZero() {
@@ -131,4 +144,80 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+func isMoved(moved []string, key string) bool {
+	if len(moved) == 0 {
+		return false
+	}
+	_, ok := slices.BinarySearch(moved, key)
+	return ok
+}
+
+// appendLogfmt appends the log line of ev as logfmt: event, message, then
+// attributes with nested keys joined by dots (arrays as JSON), then
+// client_timestamp.
+func appendLogfmt(dst []byte, ev *event.Event, clientTS time.Time, moved []string) []byte {
+	dst = appendLogfmtPair(dst, LineKeyEvent, ev.Name)
+	if ev.Message != "" {
+		dst = appendLogfmtPair(dst, LineKeyMessage, ev.Message)
+	}
+	for _, a := range ev.Attributes {
+		if !isMoved(moved, a.Key) {
+			dst = appendLogfmtValue(dst, a.Key, a.Value)
+		}
+	}
+	if !clientTS.IsZero() {
+		dst = appendLogfmtPair(dst, LineKeyClientTimestamp, clientTS.UTC().Format(time.RFC3339Nano))
+	}
+	return dst
+}
+
+func appendLogfmtValue(dst []byte, key string, v any) []byte {
+	if m, ok := v.(map[string]any); ok {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			dst = appendLogfmtValue(dst, key+"."+k, m[k])
+		}
+		return dst
+	}
+	return appendLogfmtPair(dst, key, event.ValueText(v))
+}
+
+func appendLogfmtPair(dst []byte, key, value string) []byte {
+	if len(dst) > 0 {
+		dst = append(dst, ' ')
+	}
+	dst = appendLogfmtKey(dst, key)
+	dst = append(dst, '=')
+	if value != "" && !strings.ContainsAny(value, " =\"\\") && !hasControl(value) {
+		return append(dst, value...)
+	}
+	return appendString(dst, value)
+}
+
+// appendLogfmtKey writes key with characters logfmt keys cannot hold
+// (space, =, quote, controls) replaced by underscores.
+func appendLogfmtKey(dst []byte, key string) []byte {
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c <= ' ' || c == '=' || c == '"' || c == 0x7f {
+			c = '_'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return true
+		}
+	}
+	return false
 }

@@ -4,6 +4,10 @@
 package refine
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/grafana/loki/pkg/push"
@@ -39,11 +43,15 @@ const (
 	// TimestampMissing: the event had none; the receive time was used.
 	TimestampMissing
 	// TimestampOutOfWindow: the event's timestamp was too old or too far in
-	// the future; the receive time was used and the original kept in the line.
+	// the future; the receive time (or, with clamp, the window's edge) was
+	// used and the original kept in the line.
 	TimestampOutOfWindow
+	// TimestampServerPolicy: timestamp_policy is server; the receive time
+	// was used and any original kept in the line.
+	TimestampServerPolicy
 )
 
-var timestampSourceNames = [...]string{"event", "missing", "out_of_window"}
+var timestampSourceNames = [...]string{"event", "missing", "out_of_window", "server"}
 
 func (s TimestampSource) String() string { return timestampSourceNames[s] }
 
@@ -52,33 +60,145 @@ type Entry struct {
 	Labels          model.LabelSet
 	Entry           push.Entry
 	TimestampSource TimestampSource
+	// LabelOverflow names promoted labels whose value was replaced by
+	// OverflowValue.
+	LabelOverflow []string
 }
+
+// Line formats.
+const (
+	LineJSON   = "json"
+	LineLogfmt = "logfmt"
+)
+
+// Timestamp policies for events whose timestamp is outside the window.
+const (
+	// TimestampAccept uses the event's timestamp inside the window and the
+	// receive time outside it.
+	TimestampAccept = "accept"
+	// TimestampClamp moves timestamps outside the window to its nearest edge.
+	TimestampClamp = "clamp"
+	// TimestampServer always uses the receive time.
+	TimestampServer = "server"
+)
 
 // Config configures a Builder. It is immutable once passed to NewBuilder.
 type Config struct {
 	// StaticLabels are added to every entry; event-derived labels win.
 	StaticLabels model.LabelSet
 	// MaxPast and MaxFuture bound how far an event's own timestamp may be
-	// from the receive time before the receive time is used instead.
+	// from the receive time.
 	MaxPast   time.Duration
 	MaxFuture time.Duration
+	// TimestampPolicy is accept (the default), clamp or server.
+	TimestampPolicy string
+	// LineFormat is json (the default) or logfmt.
+	LineFormat string
+
+	// LabelFields are promoted to labels: event, trace_id, span_id,
+	// session_id, user_id or attributes.KEY (labelled KEY, sanitized).
+	LabelFields []string
+	// MaxLabelValueLength cuts promoted label values (bytes).
+	MaxLabelValueLength int
+	// MaxDistinctValues caps the values one promoted label may take; later
+	// new values become OverflowValue.
+	MaxDistinctValues int
+	// Tracker remembers promoted label values; nil gets a private one.
+	Tracker *LabelTracker
+	// MetadataFields become structured metadata, like LabelFields.
+	MetadataFields []string
 }
 
 // Builder builds entries. It is safe for concurrent use.
 type Builder struct {
-	cfg Config
+	cfg      Config
+	labels   []field
+	metadata []field
+	// moved lists attribute keys that became labels or metadata; the line
+	// leaves them out. Sorted.
+	moved []string
 }
 
-// NewBuilder returns a Builder for cfg.
-func NewBuilder(cfg Config) *Builder {
-	return &Builder{cfg: cfg}
+// NewBuilder checks cfg and returns a Builder for it.
+func NewBuilder(cfg Config) (*Builder, error) {
+	b := &Builder{cfg: cfg}
+	if b.cfg.Tracker == nil {
+		b.cfg.Tracker = NewLabelTracker()
+	}
+	if b.cfg.TimestampPolicy == "" {
+		b.cfg.TimestampPolicy = TimestampAccept
+	}
+	if b.cfg.LineFormat == "" {
+		b.cfg.LineFormat = LineJSON
+	}
+	var errs []error
+	switch b.cfg.TimestampPolicy {
+	case TimestampAccept, TimestampClamp, TimestampServer:
+	default:
+		errs = append(errs, fmt.Errorf("timestamp_policy must be accept, clamp or server, got %q", cfg.TimestampPolicy))
+	}
+	if b.cfg.LineFormat != LineJSON && b.cfg.LineFormat != LineLogfmt {
+		errs = append(errs, fmt.Errorf("line_format must be json or logfmt, got %q", cfg.LineFormat))
+	}
+	taken := map[string]string{LabelLevel: "level", LabelService: "service"}
+	for name := range cfg.StaticLabels {
+		taken[string(name)] = "labels"
+	}
+	for _, p := range cfg.LabelFields {
+		f, err := parseField(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("labels: %w", err))
+			continue
+		}
+		if other, dup := taken[f.name]; dup {
+			errs = append(errs, fmt.Errorf("labels: field %q would be label %q, which %s already sets", p, f.name, other))
+			continue
+		}
+		taken[f.name] = p
+		b.labels = append(b.labels, f)
+	}
+	if len(b.labels) > 0 && (cfg.MaxLabelValueLength <= 0 || cfg.MaxDistinctValues <= 0) {
+		errs = append(errs, errors.New("labels: max_value_length and max_distinct_values must be greater than 0"))
+	}
+	smTaken := map[string]bool{MetadataTraceID: true, MetadataSpanID: true, MetadataSessionID: true, MetadataUserID: true}
+	for _, p := range cfg.MetadataFields {
+		f, err := parseField(p)
+		if err == nil && f.attr == "" {
+			err = fmt.Errorf("field %q is structured metadata already; list attributes.KEY", p)
+		}
+		if err == nil && smTaken[f.name] {
+			err = fmt.Errorf("field %q would be metadata %q twice", p, f.name)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("structured_metadata: %w", err))
+			continue
+		}
+		smTaken[f.name] = true
+		b.metadata = append(b.metadata, f)
+	}
+	for _, f := range append(append([]field(nil), b.labels...), b.metadata...) {
+		if f.attr != "" {
+			b.moved = append(b.moved, f.attr)
+		}
+	}
+	slices.Sort(b.moved)
+	return b, errors.Join(errs...)
+}
+
+// MustBuilder is NewBuilder for configurations known to be valid.
+func MustBuilder(cfg Config) *Builder {
+	b, err := NewBuilder(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // Build builds the entry for ev received at the given time.
 func (b *Builder) Build(ev *event.Event, received time.Time) Entry {
 	ts, src := b.timestamp(ev, received)
 
-	labels := make(model.LabelSet, len(b.cfg.StaticLabels)+2)
+	labels := make(model.LabelSet, len(b.cfg.StaticLabels)+2+len(b.labels))
 	for k, v := range b.cfg.StaticLabels {
 		labels[k] = v
 	}
@@ -86,31 +206,84 @@ func (b *Builder) Build(ev *event.Event, received time.Time) Entry {
 		labels[LabelService] = model.LabelValue(ev.Service)
 	}
 	labels[LabelLevel] = model.LabelValue(ev.Level.String())
+	var overflow []string
+	for _, f := range b.labels {
+		v := truncateValue(valueOf(ev, f), b.cfg.MaxLabelValueLength)
+		if v == "" {
+			continue
+		}
+		v, over := b.cfg.Tracker.admit(f.name, v, b.cfg.MaxDistinctValues)
+		if over {
+			overflow = append(overflow, f.name)
+		}
+		labels[model.LabelName(f.name)] = model.LabelValue(v)
+	}
 
-	var original time.Time
-	if src == TimestampOutOfWindow {
-		original = ev.Timestamp
+	var clientTS time.Time
+	if src == TimestampOutOfWindow || (src == TimestampServerPolicy && !ev.Timestamp.IsZero()) {
+		clientTS = ev.Timestamp
+	}
+	var line []byte
+	if b.cfg.LineFormat == LineLogfmt {
+		line = appendLogfmt(make([]byte, 0, lineSizeHint(ev)), ev, clientTS, b.moved)
+	} else {
+		line = appendLine(make([]byte, 0, lineSizeHint(ev)), ev, clientTS, b.moved)
 	}
 	return Entry{
 		Labels: labels,
 		Entry: push.Entry{
 			Timestamp:          ts,
-			Line:               string(AppendLine(make([]byte, 0, lineSizeHint(ev)), ev, original)),
-			StructuredMetadata: metadata(ev),
+			Line:               string(line),
+			StructuredMetadata: b.structuredMetadata(ev),
 		},
 		TimestampSource: src,
+		LabelOverflow:   overflow,
 	}
 }
 
+func valueOf(ev *event.Event, f field) string {
+	if f.attr == "" {
+		return topLevelFields[f.path](ev)
+	}
+	i, ok := slices.BinarySearchFunc(ev.Attributes, f.attr, func(a event.Attribute, k string) int { return strings.Compare(a.Key, k) })
+	if !ok {
+		return ""
+	}
+	return event.ValueText(ev.Attributes[i].Value)
+}
+
 func (b *Builder) timestamp(ev *event.Event, received time.Time) (time.Time, TimestampSource) {
-	switch {
-	case ev.Timestamp.IsZero():
+	if ev.Timestamp.IsZero() {
 		return received, TimestampMissing
-	case ev.Timestamp.Before(received.Add(-b.cfg.MaxPast)), ev.Timestamp.After(received.Add(b.cfg.MaxFuture)):
+	}
+	if b.cfg.TimestampPolicy == TimestampServer {
+		return received, TimestampServerPolicy
+	}
+	earliest, latest := received.Add(-b.cfg.MaxPast), received.Add(b.cfg.MaxFuture)
+	switch {
+	case ev.Timestamp.Before(earliest):
+		if b.cfg.TimestampPolicy == TimestampClamp {
+			return earliest, TimestampOutOfWindow
+		}
+		return received, TimestampOutOfWindow
+	case ev.Timestamp.After(latest):
+		if b.cfg.TimestampPolicy == TimestampClamp {
+			return latest, TimestampOutOfWindow
+		}
 		return received, TimestampOutOfWindow
 	default:
 		return ev.Timestamp, TimestampEvent
 	}
+}
+
+func (b *Builder) structuredMetadata(ev *event.Event) push.LabelsAdapter {
+	md := metadata(ev)
+	for _, f := range b.metadata {
+		if v := valueOf(ev, f); v != "" {
+			md = append(md, push.LabelAdapter{Name: f.name, Value: v})
+		}
+	}
+	return md
 }
 
 func metadata(ev *event.Event) push.LabelsAdapter {

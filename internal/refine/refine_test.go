@@ -14,7 +14,7 @@ import (
 var received = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 
 func testBuilder() *Builder {
-	return NewBuilder(Config{
+	return MustBuilder(Config{
 		StaticLabels: model.LabelSet{"env": "prod", "service": "default-svc"},
 		MaxPast:      time.Hour,
 		MaxFuture:    5 * time.Minute,

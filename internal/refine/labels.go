@@ -1,0 +1,117 @@
+package refine
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/grafana/alloy/curated/internal/event"
+)
+
+// OverflowValue replaces a promoted label's value once the label has seen
+// its maximum number of distinct values.
+const OverflowValue = "_overflow"
+
+// LabelTracker remembers the distinct values of promoted labels. It outlives
+// configurations, so a reload does not reset the caps.
+type LabelTracker struct {
+	mu   sync.RWMutex
+	seen map[string]map[string]struct{}
+}
+
+// NewLabelTracker returns an empty tracker.
+func NewLabelTracker() *LabelTracker {
+	return &LabelTracker{seen: map[string]map[string]struct{}{}}
+}
+
+// admit returns value if label already had it or has room for it, and
+// OverflowValue otherwise.
+func (t *LabelTracker) admit(label, value string, max int) (string, bool) {
+	t.mu.RLock()
+	_, known := t.seen[label][value]
+	n := len(t.seen[label])
+	t.mu.RUnlock()
+	if known {
+		return value, false
+	}
+	if n >= max {
+		return OverflowValue, true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	vals := t.seen[label]
+	if vals == nil {
+		vals = map[string]struct{}{}
+		t.seen[label] = vals
+	}
+	if _, ok := vals[value]; !ok && len(vals) >= max {
+		return OverflowValue, true
+	}
+	vals[strings.Clone(value)] = struct{}{}
+	return value, false
+}
+
+// field is an event field promoted to a label or structured metadata.
+type field struct {
+	path string // "event", "attributes.step", ...
+	name string // the label or metadata name
+	attr string // attribute key, for attributes.KEY
+}
+
+// topLevelFields can be promoted by name.
+var topLevelFields = map[string]func(*event.Event) string{
+	"event":      func(e *event.Event) string { return e.Name },
+	"trace_id":   func(e *event.Event) string { return e.TraceID },
+	"span_id":    func(e *event.Event) string { return e.SpanID },
+	"session_id": func(e *event.Event) string { return e.SessionID },
+	"user_id":    func(e *event.Event) string { return e.UserID },
+}
+
+func parseField(path string) (field, error) {
+	f := field{path: path}
+	switch {
+	case strings.HasPrefix(path, "attributes."):
+		f.attr = strings.TrimPrefix(path, "attributes.")
+		if f.attr == "" {
+			return f, fmt.Errorf("field %q names no attribute", path)
+		}
+		f.name = SanitizeLabelName(f.attr)
+	case topLevelFields[path] != nil:
+		f.name = path
+	default:
+		return f, fmt.Errorf("field %q must be event, trace_id, span_id, session_id, user_id or attributes.KEY", path)
+	}
+	return f, nil
+}
+
+// SanitizeLabelName turns s into a valid Loki label name: letters, digits
+// and underscores, not starting with a digit, and never starting with "__",
+// which Loki and Alloy reserve.
+func SanitizeLabelName(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || (c >= '0' && c <= '9' && b.Len() > 0) {
+			b.WriteByte(c)
+		} else if b.Len() > 0 || c >= '0' && c <= '9' {
+			b.WriteByte('_')
+		}
+	}
+	name := strings.TrimLeft(b.String(), "_")
+	if name == "" || name[0] >= '0' && name[0] <= '9' {
+		name = "attr_" + name
+	}
+	return name
+}
+
+// truncateValue cuts s to at most n bytes on a rune boundary.
+func truncateValue(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

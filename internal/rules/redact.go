@@ -1,0 +1,208 @@
+package rules
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+
+	"github.com/grafana/alloy/curated/internal/event"
+	"github.com/grafana/alloy/curated/internal/pii"
+)
+
+// MaskedValue replaces the value of an attribute whose key names a secret.
+const MaskedValue = "[REDACTED]"
+
+// Key names (lower case, separators removed) that mark a secret anywhere
+// in a key, and short ones that must be the whole key ("pin" is not
+// "shipping").
+var (
+	secretKeyParts = [][]byte{
+		[]byte("password"), []byte("passwd"), []byte("passphrase"), []byte("secret"), []byte("token"),
+		[]byte("apikey"), []byte("authorization"), []byte("cookie"), []byte("cardnumber"),
+		[]byte("creditcard"), []byte("ccnumber"), []byte("privatekey"), []byte("accesskey"), []byte("sessionkey"),
+	}
+	secretKeys = []string{"pwd", "pin", "auth", "cvv", "cvc", "ssn", "otp", "cc"}
+)
+
+type customPattern struct {
+	name   string
+	re     *regexp.Regexp
+	marker string
+}
+
+type redactor struct {
+	builtins    pii.Set
+	builtinKeys bool
+	keys        map[string]bool // normalized extra key names
+	remove      bool
+	custom      []customPattern
+}
+
+func newRedactor(cfg RedactConfig) (redactor, error) {
+	r := redactor{builtins: cfg.Builtins, builtinKeys: cfg.BuiltinKeys, keys: map[string]bool{}}
+	switch cfg.KeyAction {
+	case "", KeyActionMask:
+	case KeyActionRemove:
+		r.remove = true
+	default:
+		return r, fmt.Errorf("redact: key_action must be mask or remove, got %q", cfg.KeyAction)
+	}
+	for _, k := range cfg.Keys {
+		var buf [128]byte
+		r.keys[string(normalizeKey(k, &buf))] = true
+	}
+	for _, name := range sortedKeys(cfg.Patterns) {
+		re, err := regexp.Compile(cfg.Patterns[name])
+		if err != nil {
+			return r, fmt.Errorf("redact: pattern %q: %w", name, err)
+		}
+		r.custom = append(r.custom, customPattern{name: name, re: re, marker: "[REDACTED:" + name + "]"})
+	}
+	return r, nil
+}
+
+// normalizeKey lower-cases key and drops everything but letters and digits
+// into buf, so "Card-Number", "card_number" and "cardNumber" compare equal.
+func normalizeKey(key string, buf *[128]byte) []byte {
+	n := 0
+	for i := 0; i < len(key) && n < len(buf); i++ {
+		c := key[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			buf[n] = c + 'a' - 'A'
+			n++
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			buf[n] = c
+			n++
+		}
+	}
+	return buf[:n]
+}
+
+func (r *redactor) sensitiveKey(key string) bool {
+	if !r.builtinKeys && len(r.keys) == 0 {
+		return false
+	}
+	var buf [128]byte
+	k := normalizeKey(key, &buf)
+	if len(r.keys) > 0 && r.keys[string(k)] { // no allocation: map index by string(bytes)
+		return true
+	}
+	if !r.builtinKeys {
+		return false
+	}
+	for _, part := range secretKeyParts {
+		if bytes.Contains(k, part) {
+			return true
+		}
+	}
+	for _, s := range secretKeys {
+		if string(k) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// str redacts one string, recording what it found.
+func (r *redactor) str(s, where string, res *Result, trace bool) string {
+	out, found := pii.Redact(s, r.builtins)
+	if found != 0 {
+		for _, k := range pii.Kinds() {
+			if found.Has(k) {
+				res.Redactions = append(res.Redactions, k.String())
+				res.fire(trace, "redact:"+k.String()+":"+where)
+			}
+		}
+	}
+	for i := range r.custom {
+		c := &r.custom[i]
+		if c.re.MatchString(out) {
+			out = c.re.ReplaceAllLiteralString(out, c.marker)
+			res.Redactions = append(res.Redactions, c.name)
+			res.fire(trace, "redact:"+c.name+":"+where)
+		}
+	}
+	return out
+}
+
+func (r *redactor) event(ev *event.Event, res *Result, trace bool) {
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{
+		{"event", &ev.Name}, {"message", &ev.Message}, {"service", &ev.Service}, {"trace_id", &ev.TraceID},
+		{"span_id", &ev.SpanID}, {"session_id", &ev.SessionID}, {"user_id", &ev.UserID},
+	} {
+		if *f.v != "" {
+			*f.v = r.str(*f.v, f.name, res, trace)
+		}
+	}
+	keysChanged := false
+	out := ev.Attributes[:0]
+	for _, a := range ev.Attributes {
+		where := "attributes." + a.Key
+		if r.sensitiveKey(a.Key) {
+			res.Redactions = append(res.Redactions, "key")
+			res.fire(trace, "redact:key:"+where)
+			if r.remove {
+				continue
+			}
+			a.Value = MaskedValue
+		} else {
+			a.Value = r.value(a.Value, where, res, trace)
+		}
+		if k := r.str(a.Key, where+" (key)", res, trace); k != a.Key {
+			a.Key, keysChanged = k, true
+		}
+		out = append(out, a)
+	}
+	ev.Attributes = out
+	if keysChanged {
+		ev.Attributes = normalize(ev.Attributes)
+	}
+}
+
+// value redacts an attribute value, recursing into objects and arrays.
+func (r *redactor) value(v any, where string, res *Result, trace bool) any {
+	switch x := v.(type) {
+	case string:
+		return r.str(x, where, res, trace)
+	case json.Number:
+		// A card number sent as a JSON number is still a card number.
+		if r.builtins.Has(pii.Card) && pii.IsCardNumber(string(x)) {
+			res.Redactions = append(res.Redactions, pii.Card.String())
+			res.fire(trace, "redact:card:"+where)
+			return pii.Marker(pii.Card)
+		}
+	case map[string]any:
+		for k, c := range x {
+			p := where + "." + k
+			if r.sensitiveKey(k) {
+				res.Redactions = append(res.Redactions, "key")
+				res.fire(trace, "redact:key:"+p)
+				if r.remove {
+					delete(x, k)
+				} else {
+					x[k] = MaskedValue
+				}
+				continue
+			}
+			c = r.value(c, p, res, trace)
+			if nk := r.str(k, p+" (key)", res, trace); nk != k {
+				delete(x, k)
+				for _, taken := x[nk]; taken; _, taken = x[nk] {
+					nk += "_"
+				}
+				k = nk
+			}
+			x[k] = c
+		}
+	case []any:
+		for i, c := range x {
+			x[i] = r.value(c, where, res, trace)
+		}
+	}
+	return v
+}
