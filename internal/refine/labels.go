@@ -89,16 +89,13 @@ func parseField(path string) (field, error) {
 // and underscores, not starting with a digit, and never starting with "__",
 // which Loki and Alloy reserve.
 func SanitizeLabelName(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || (c >= '0' && c <= '9' && b.Len() > 0) {
-			b.WriteByte(c)
-		} else if b.Len() > 0 || c >= '0' && c <= '9' {
-			b.WriteByte('_')
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			b[i] = '_'
 		}
 	}
-	name := strings.TrimLeft(b.String(), "_")
+	name := strings.TrimLeft(string(b), "_")
 	if name == "" || name[0] >= '0' && name[0] <= '9' {
 		name = "attr_" + name
 	}
