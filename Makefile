@@ -20,7 +20,7 @@ ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki up test test-unit test-e2e lint fuzz deps clean
+.PHONY: all build run loki up test test-unit test-e2e lint fuzz bench deps clean
 
 all: build
 
@@ -54,6 +54,8 @@ test-unit:
 	go test -count=1 ./component/... ./internal/... ./cmd/...
 	go test -count=1 -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime 10s ./internal/refine/
 	go test -count=1 -run '^$$' -fuzz FuzzHandler -fuzztime 10s ./internal/httpapi/
+	go test -count=1 -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime 10s ./internal/pii/
+	go test -count=1 -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime 10s ./internal/rules/
 
 test-e2e: bin/alloy-custom bin/loki
 	./scripts/ensure-chromium.sh
@@ -63,6 +65,12 @@ test-e2e: bin/alloy-custom bin/loki
 fuzz:
 	go test -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime $(FUZZTIME) ./internal/refine/
 	go test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./internal/httpapi/
+	go test -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime $(FUZZTIME) ./internal/pii/
+	go test -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime $(FUZZTIME) ./internal/rules/
+
+## bench: the refine-stage microbenchmarks behind docs/performance.md.
+bench:
+	go test -run '^$$' -bench . -benchmem -count 5 ./internal/rules/ ./internal/refine/ ./internal/pii/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \
