@@ -1,7 +1,6 @@
 package refine
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -78,18 +77,35 @@ func appendValue(dst []byte, v any) []byte {
 			return append(dst, "true"...)
 		}
 		return append(dst, "false"...)
-	case nil:
-		return append(dst, "null"...)
-	default:
-		// Nested objects and arrays: encoding/json sorts map keys. HTML
-		// escaping is off so lines read naturally in Grafana.
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(x); err != nil {
-			return append(dst, "null"...) // unreachable for decoded JSON values
+	case map[string]any:
+		// Sort keys on the stack for the common small object.
+		var buf [16]string
+		keys := buf[:0]
+		for k := range x {
+			keys = append(keys, k)
 		}
-		return append(dst, bytes.TrimRight(buf.Bytes(), "\n")...)
+		slices.Sort(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = appendValue(dst, x[k])
+		}
+		return append(dst, '}')
+	case []any:
+		dst = append(dst, '[')
+		for i, c := range x {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendValue(dst, c)
+		}
+		return append(dst, ']')
+	default: // nil, and anything a decoder would not produce
+		return append(dst, "null"...)
 	}
 }
 

@@ -105,14 +105,36 @@ func (r *redactor) sensitiveKey(key string) bool {
 	return false
 }
 
+// fieldPath is a field's JSON path, built only when a rule fires on it, so
+// untouched fields cost no allocation.
+type fieldPath struct {
+	parent *fieldPath
+	key    string
+	isKey  bool // the key itself, not its value
+}
+
+func (p *fieldPath) String() string {
+	if p == nil {
+		return ""
+	}
+	s := p.key
+	if p.parent != nil {
+		s = p.parent.String() + "." + s
+	}
+	if p.isKey {
+		s += " (key)"
+	}
+	return s
+}
+
 // str redacts one string, recording what it found.
-func (r *redactor) str(s, where string, res *Result, trace bool) string {
+func (r *redactor) str(s string, where *fieldPath, res *Result, trace bool) string {
 	out, found := pii.Redact(s, r.builtins)
 	if found != 0 {
 		for _, k := range pii.Kinds() {
 			if found.Has(k) {
 				res.Redactions = append(res.Redactions, k.String())
-				res.fire(trace, "redact:"+k.String()+":"+where)
+				res.fire(trace, "redact:"+k.String()+":"+where.String())
 			}
 		}
 	}
@@ -121,39 +143,47 @@ func (r *redactor) str(s, where string, res *Result, trace bool) string {
 		if c.re.MatchString(out) {
 			out = c.re.ReplaceAllLiteralString(out, c.marker)
 			res.Redactions = append(res.Redactions, c.name)
-			res.fire(trace, "redact:"+c.name+":"+where)
+			res.fire(trace, "redact:"+c.name+":"+where.String())
 		}
 	}
 	return out
 }
 
 func (r *redactor) event(ev *event.Event, res *Result, trace bool) {
-	for _, f := range []struct {
-		name string
+	for _, f := range [...]struct {
+		name fieldPath
 		v    *string
 	}{
-		{"event", &ev.Name}, {"message", &ev.Message}, {"service", &ev.Service}, {"trace_id", &ev.TraceID},
-		{"span_id", &ev.SpanID}, {"session_id", &ev.SessionID}, {"user_id", &ev.UserID},
+		{fieldPath{key: "event"}, &ev.Name}, {fieldPath{key: "message"}, &ev.Message}, {fieldPath{key: "service"}, &ev.Service},
+		{fieldPath{key: "trace_id"}, &ev.TraceID}, {fieldPath{key: "span_id"}, &ev.SpanID},
+		{fieldPath{key: "session_id"}, &ev.SessionID}, {fieldPath{key: "user_id"}, &ev.UserID},
 	} {
 		if *f.v != "" {
-			*f.v = r.str(*f.v, f.name, res, trace)
+			*f.v = r.str(*f.v, &f.name, res, trace)
 		}
 	}
 	keysChanged := false
 	out := ev.Attributes[:0]
 	for _, a := range ev.Attributes {
-		where := "attributes." + a.Key
+		if !r.sensitiveKey(a.Key) && r.cleanString(a.Key) && r.clean(a.Value) {
+			out = append(out, a) // fast path: nothing to change, nothing allocated
+			continue
+		}
+		attributes := fieldPath{key: "attributes"}
+		where := fieldPath{parent: &attributes, key: a.Key}
 		if r.sensitiveKey(a.Key) {
 			res.Redactions = append(res.Redactions, "key")
-			res.fire(trace, "redact:key:"+where)
+			res.fire(trace, "redact:key:"+where.String())
 			if r.remove {
 				continue
 			}
 			a.Value = MaskedValue
 		} else {
-			a.Value = r.value(a.Value, where, res, trace)
+			a.Value = r.value(a.Value, &where, res, trace)
 		}
-		if k := r.str(a.Key, where+" (key)", res, trace); k != a.Key {
+		keyPath := where
+		keyPath.isKey = true
+		if k := r.str(a.Key, &keyPath, res, trace); k != a.Key {
 			a.Key, keysChanged = k, true
 		}
 		out = append(out, a)
@@ -164,24 +194,63 @@ func (r *redactor) event(ev *event.Event, res *Result, trace bool) {
 	}
 }
 
-// value redacts an attribute value, recursing into objects and arrays.
-func (r *redactor) value(v any, where string, res *Result, trace bool) any {
+// cleanString reports whether str would leave s unchanged.
+func (r *redactor) cleanString(s string) bool {
+	var buf [4]pii.Match
+	if len(pii.Find(s, r.builtins, buf[:0])) > 0 {
+		return false
+	}
+	for i := range r.custom {
+		if r.custom[i].re.MatchString(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// clean reports whether value would leave v unchanged, without allocating.
+func (r *redactor) clean(v any) bool {
 	switch x := v.(type) {
 	case string:
-		return r.str(x, where, res, trace)
+		return r.cleanString(x)
+	case json.Number:
+		return !(r.builtins.Has(pii.Card) && pii.IsCardNumber(string(x)))
+	case map[string]any:
+		for k, c := range x {
+			if r.sensitiveKey(k) || !r.cleanString(k) || !r.clean(c) {
+				return false
+			}
+		}
+	case []any:
+		for _, c := range x {
+			if !r.clean(c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// value redacts an attribute value, recursing into objects and arrays.
+func (r *redactor) value(v any, where *fieldPath, res *Result, trace bool) any {
+	switch x := v.(type) {
+	case string:
+		if out := r.str(x, where, res, trace); out != x {
+			return out
+		}
 	case json.Number:
 		// A card number sent as a JSON number is still a card number.
 		if r.builtins.Has(pii.Card) && pii.IsCardNumber(string(x)) {
 			res.Redactions = append(res.Redactions, pii.Card.String())
-			res.fire(trace, "redact:card:"+where)
+			res.fire(trace, "redact:card:"+where.String())
 			return pii.Marker(pii.Card)
 		}
 	case map[string]any:
 		for k, c := range x {
-			p := where + "." + k
+			p := fieldPath{parent: where, key: k}
 			if r.sensitiveKey(k) {
 				res.Redactions = append(res.Redactions, "key")
-				res.fire(trace, "redact:key:"+p)
+				res.fire(trace, "redact:key:"+p.String())
 				if r.remove {
 					delete(x, k)
 				} else {
@@ -189,8 +258,10 @@ func (r *redactor) value(v any, where string, res *Result, trace bool) any {
 				}
 				continue
 			}
-			c = r.value(c, p, res, trace)
-			if nk := r.str(k, p+" (key)", res, trace); nk != k {
+			c = r.value(c, &p, res, trace)
+			keyPath := p
+			keyPath.isKey = true
+			if nk := r.str(k, &keyPath, res, trace); nk != k {
 				delete(x, k)
 				for _, taken := x[nk]; taken; _, taken = x[nk] {
 					nk += "_"

@@ -78,9 +78,9 @@ func TestDrop(t *testing.T) {
 		{Name: "health", Events: []string{"healthcheck"}},
 	}})
 	for body, want := range map[string]string{
-		`{"event":"page.view","level":"debug"}`:                        "debug_noise",
-		`{"event":"page.view","level":"info"}`:                         "",
-		`{"event":"form.step","level":"debug"}`:                        "",
+		`{"event":"page.view","level":"debug"}`:                         "debug_noise",
+		`{"event":"page.view","level":"info"}`:                          "",
+		`{"event":"form.step","level":"debug"}`:                         "",
 		`{"event":"form.step","attributes":{"user_agent":"GoogleBot"}}`: "bots",
 		`{"event":"form.step","attributes":{"user_agent":"Firefox"}}`:   "",
 		`{"event":"form.step","attributes":{"other":"bot"}}`:            "",
@@ -232,4 +232,3 @@ func TestCompileErrors(t *testing.T) {
 		}
 	}
 }
-
