@@ -10,8 +10,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"path"
 	"strings"
+
+	"github.com/grafana/alloy/curated/internal/glob"
 )
 
 // Where API keys are read from.
@@ -60,10 +61,8 @@ func NewPolicy(clients []ClientConfig, trustedProxies []string) (*Policy, error)
 			return nil, fmt.Errorf("clients %q and %q have the same api_key", other, cc.Name)
 		}
 		seen[c.keyHash] = cc.Name
-		for _, g := range append(append([]string(nil), cc.AllowedEvents...), cc.AllowedOrigins...) {
-			if _, err := path.Match(g, ""); err != nil {
-				return nil, fmt.Errorf("client %q: bad pattern %q: %w", cc.Name, g, err)
-			}
+		if err := glob.Check(append(append([]string(nil), cc.AllowedEvents...), cc.AllowedOrigins...)); err != nil {
+			return nil, fmt.Errorf("client %q: %w", cc.Name, err)
 		}
 		if cc.Browser && len(cc.AllowedOrigins) == 0 {
 			return nil, fmt.Errorf("client %q: a browser client needs allowed_origins", cc.Name)
@@ -181,7 +180,7 @@ func (c *Client) CheckOrigin(origin string) *Denial {
 		}
 		return nil
 	}
-	if len(c.AllowedOrigins) > 0 && !matchAny(c.AllowedOrigins, origin) {
+	if len(c.AllowedOrigins) > 0 && !glob.MatchAny(c.AllowedOrigins, origin) {
 		return &Denial{Status: http.StatusForbidden, Field: "Origin", Code: CodeForbiddenOrigin,
 			Reason: fmt.Sprintf("origin %q is not allowed for this key", origin)}
 	}
@@ -190,7 +189,7 @@ func (c *Client) CheckOrigin(origin string) *Denial {
 
 // EventAllowed reports whether the client may send events named name.
 func (c *Client) EventAllowed(name string) bool {
-	return c == nil || len(c.AllowedEvents) == 0 || matchAny(c.AllowedEvents, name)
+	return c == nil || len(c.AllowedEvents) == 0 || glob.MatchAny(c.AllowedEvents, name)
 }
 
 // OriginAllowed reports whether any client (or, for an open API, anyone)
@@ -201,16 +200,7 @@ func (p *Policy) OriginAllowed(origin string) bool {
 		return true
 	}
 	for _, c := range p.clients {
-		if matchAny(c.AllowedOrigins, origin) {
-			return true
-		}
-	}
-	return false
-}
-
-func matchAny(globs []string, s string) bool {
-	for _, g := range globs {
-		if ok, _ := path.Match(g, s); ok {
+		if glob.MatchAny(c.AllowedOrigins, origin) {
 			return true
 		}
 	}

@@ -65,3 +65,31 @@ func BenchmarkDefaultRules(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeAndBuild is decoding plus entry building, without rules:
+// the decoder's share of the pipeline.
+func BenchmarkDecodeAndBuild(b *testing.B) {
+	lim := event.Limits{MaxEventsPerRequest: 500, MaxEventBytes: 32 << 10, MaxAttributes: 64}
+	builder := refine.MustBuilder(refine.Config{MaxPast: time.Hour, MaxFuture: 5 * time.Minute})
+	body := []byte(benchEvent)
+	received := time.Date(2026, 11, 25, 9, 40, 0, 0, time.UTC)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		items, err := event.Decode(event.FormatJSON, body, lim)
+		if err != nil || !items[0].OK() {
+			b.Fatal(err, items)
+		}
+		_ = builder.Build(&items[0].Event, received)
+	}
+}
+
+// BenchmarkBuild is entry building alone.
+func BenchmarkBuild(b *testing.B) {
+	_, builder, ev := benchSetup(b, benchEvent)
+	received := time.Date(2026, 11, 25, 9, 40, 0, 0, time.UTC)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = builder.Build(&ev, received)
+	}
+}

@@ -10,13 +10,13 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
-	"path"
 	"regexp"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/grafana/alloy/curated/internal/event"
+	"github.com/grafana/alloy/curated/internal/glob"
 )
 
 // Outcome is what the pipeline decided for an event.
@@ -145,21 +145,10 @@ func Compile(cfg Config) (*Pipeline, error) {
 }
 
 func checkGlobs(what string, globs []string) error {
-	for _, g := range globs {
-		if _, err := path.Match(g, ""); err != nil {
-			return fmt.Errorf("%s: bad pattern %q: %w", what, g, err)
-		}
+	if err := glob.Check(globs); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
-}
-
-func matchAny(globs []string, s string) bool {
-	for _, g := range globs {
-		if ok, _ := path.Match(g, s); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // Apply runs the pipeline on ev, changing it in place. With trace, the
@@ -182,7 +171,7 @@ func (p *Pipeline) Apply(ev *event.Event, trace bool) Result {
 	}
 	for i := range p.samples {
 		s := &p.samples[i]
-		if len(s.Events) > 0 && !matchAny(s.Events, ev.Name) {
+		if len(s.Events) > 0 && !glob.MatchAny(s.Events, ev.Name) {
 			continue
 		}
 		if !s.keep(ev) {
@@ -204,7 +193,7 @@ func (p *Pipeline) Apply(ev *event.Event, trace bool) Result {
 
 func (s *schema) check(ev *event.Event) []event.FieldError {
 	var errs []event.FieldError
-	if len(s.AllowedEvents) > 0 && !matchAny(s.AllowedEvents, ev.Name) {
+	if len(s.AllowedEvents) > 0 && !glob.MatchAny(s.AllowedEvents, ev.Name) {
 		errs = append(errs, event.FieldError{Field: "event", Code: event.CodeNotAllowed,
 			Reason: fmt.Sprintf("event %q is not in the schema's allowed events", ev.Name)})
 	}
@@ -223,7 +212,7 @@ func (s *schema) check(ev *event.Event) []event.FieldError {
 		}
 	}
 	for _, es := range s.Events {
-		if ok, _ := path.Match(es.Pattern, ev.Name); !ok {
+		if !glob.MatchAny([]string{es.Pattern}, ev.Name) {
 			continue
 		}
 		for _, k := range es.Required {
@@ -305,7 +294,7 @@ func attribute(ev *event.Event, key string) (any, bool) {
 }
 
 func (d *drop) matches(ev *event.Event) bool {
-	if len(d.Events) > 0 && !matchAny(d.Events, ev.Name) {
+	if len(d.Events) > 0 && !glob.MatchAny(d.Events, ev.Name) {
 		return false
 	}
 	if len(d.levels) > 0 && !d.levels[ev.Level] {
