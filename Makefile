@@ -20,7 +20,7 @@ ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki up test test-unit test-e2e lint fuzz bench deps clean
+.PHONY: all build run loki up test test-unit test-e2e test-faults lint fuzz bench deps clean
 
 all: build
 
@@ -47,8 +47,8 @@ bin/loki: tools/loki/go.mod tools/loki/go.sum scripts/build-loki.sh
 up: bin/alloy-custom bin/loki
 	./scripts/up.sh
 
-## test: every test: vet, unit tests, then end-to-end tests against real Alloy and Loki.
-test: lint test-unit test-e2e
+## test: every test: vet, unit and fuzz tests, end-to-end tests against real Alloy and Loki, fault tests.
+test: lint test-unit test-e2e test-faults
 
 test-unit:
 	go test -count=1 ./component/... ./internal/... ./cmd/...
@@ -59,7 +59,11 @@ test-unit:
 
 test-e2e: bin/alloy-custom bin/loki
 	./scripts/ensure-chromium.sh
-	go test -count=1 -v -timeout 25m ./e2e/...
+	go test -count=1 -v -timeout 25m -skip '^TestFault' ./e2e/...
+
+## test-faults: break Loki or alloy-custom under load and count acknowledged events in Loki (~8 min).
+test-faults: bin/alloy-custom bin/loki
+	go test -count=1 -v -timeout 30m -run '^TestFault' ./e2e/...
 
 ## fuzz: run each fuzz target for FUZZTIME (make test runs them for 10s each).
 fuzz:

@@ -128,48 +128,81 @@ func (p *process) waitReady(t *testing.T, url string, timeout time.Duration) {
 	t.Fatalf("%s not ready at %s after %s", p.name, url, timeout)
 }
 
+// lokiServer is a Loki process that can be stopped and started again on
+// the same ports and data.
+type lokiServer struct {
+	url  string
+	env  []string
+	proc *process
+}
+
 // startLoki runs bin/loki with configs/loki/loki-local.yaml on free ports and
 // returns its base URL. multiTenant turns on Loki's auth_enabled.
 func startLoki(t *testing.T, multiTenant bool) string {
+	return newLoki(t, multiTenant).url
+}
+
+func newLoki(t *testing.T, multiTenant bool) *lokiServer {
 	t.Helper()
 	httpPort, grpcPort := testutil.FreePort(t), testutil.FreePort(t)
-	p := start(t, "loki", []string{
-		fmt.Sprintf("LOKI_HTTP_PORT=%d", httpPort),
-		fmt.Sprintf("LOKI_GRPC_PORT=%d", grpcPort),
-		"LOKI_DATA=" + t.TempDir(),
-		fmt.Sprintf("LOKI_AUTH_ENABLED=%v", multiTenant),
-	}, lokiBin, "-config.file="+filepath.Join(repoRoot, "configs", "loki", "loki-local.yaml"), "-config.expand-env=true")
-	url := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	p.waitReady(t, url+"/ready", 90*time.Second)
-	return url
+	l := &lokiServer{
+		url: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		env: []string{
+			fmt.Sprintf("LOKI_HTTP_PORT=%d", httpPort),
+			fmt.Sprintf("LOKI_GRPC_PORT=%d", grpcPort),
+			"LOKI_DATA=" + t.TempDir(),
+			fmt.Sprintf("LOKI_AUTH_ENABLED=%v", multiTenant),
+		},
+	}
+	l.start(t)
+	return l
+}
+
+func (l *lokiServer) start(t *testing.T) {
+	t.Helper()
+	l.proc = start(t, "loki", l.env, lokiBin,
+		"-config.file="+filepath.Join(repoRoot, "configs", "loki", "loki-local.yaml"), "-config.expand-env=true")
+	l.proc.waitReady(t, l.url+"/ready", 90*time.Second)
 }
 
 // alloy is a running alloy-custom with its event API.
 type alloy struct {
 	*process
-	apiURL     string // base URL of the event API
-	metricsURL string // Alloy's own /metrics
+	dir                 string
+	apiPort, serverPort int
+	stability           string
+	apiURL              string // base URL of the event API
+	metricsURL          string // Alloy's own /metrics
 }
 
 // startAlloy runs bin/alloy-custom on the configuration that config returns
 // for the event API's port.
 func startAlloy(t *testing.T, config func(apiPort int) string) *alloy {
+	return startAlloyWith(t, "public-preview", config)
+}
+
+// startAlloyWith is startAlloy at a given --stability.level (loki.write's
+// WAL needs experimental).
+func startAlloyWith(t *testing.T, stability string, config func(apiPort int) string) *alloy {
 	t.Helper()
-	dir := t.TempDir()
-	apiPort, serverPort := testutil.FreePort(t), testutil.FreePort(t)
-	cfgPath := filepath.Join(dir, "config.alloy")
-	if err := os.WriteFile(cfgPath, []byte(config(apiPort)), 0o600); err != nil {
+	a := &alloy{dir: t.TempDir(), apiPort: testutil.FreePort(t), serverPort: testutil.FreePort(t), stability: stability}
+	a.apiURL = fmt.Sprintf("http://127.0.0.1:%d", a.apiPort)
+	a.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", a.serverPort)
+	if err := os.WriteFile(filepath.Join(a.dir, "config.alloy"), []byte(config(a.apiPort)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, "alloy", nil, alloyBin, "run", "--stability.level=public-preview", "--disable-reporting",
-		"--storage.path="+filepath.Join(dir, "data"),
-		fmt.Sprintf("--server.http.listen-addr=127.0.0.1:%d", serverPort), cfgPath)
-	a := &alloy{process: p,
-		apiURL:     fmt.Sprintf("http://127.0.0.1:%d", apiPort),
-		metricsURL: fmt.Sprintf("http://127.0.0.1:%d/metrics", serverPort),
-	}
-	p.waitReady(t, a.apiURL+"/healthz", 60*time.Second)
+	a.start(t)
 	return a
+}
+
+// start runs (or runs again) alloy-custom with the same config, ports and
+// storage path.
+func (a *alloy) start(t *testing.T) {
+	t.Helper()
+	a.process = start(t, "alloy", nil, alloyBin, "run", "--stability.level="+a.stability, "--disable-reporting",
+		"--storage.path="+filepath.Join(a.dir, "data"),
+		fmt.Sprintf("--server.http.listen-addr=127.0.0.1:%d", a.serverPort), filepath.Join(a.dir, "config.alloy"))
+	a.waitReady(t, a.apiURL+"/healthz", 60*time.Second)
 }
 
 // post sends body to the event API and returns the status and response body.

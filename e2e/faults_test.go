@@ -1,0 +1,408 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The fault tests (make test-faults) run alloy-custom and Loki as real
+// processes, break one of them under load, and compare the events the API
+// acknowledged with what Loki stores. Results go to .cache/reliability/ and,
+// as measured, into docs/reliability.md.
+
+// faultConfig is alloy-custom with quick loki.write retries, so recovery
+// shows within the test; wal adds loki.write's write-ahead log.
+func faultConfig(run, lokiURL string, wal bool, extra string) func(int) string {
+	walBlock := ""
+	if wal {
+		walBlock = `
+	wal {
+		enabled = true
+	}`
+	}
+	return func(apiPort int) string {
+		return fmt.Sprintf(`
+loki.source.curated_api "faults" {
+	http {
+		listen_address = "127.0.0.1"
+		listen_port    = %d
+	}
+	labels          = {run = %q}
+	forward_timeout = "2s"
+	forward_to      = [loki.write.loki.receiver]
+%s
+}
+
+loki.write "loki" {
+	endpoint {
+		url                 = "%s/loki/api/v1/push"
+		batch_wait          = "100ms"
+		min_backoff_period  = "100ms"
+		max_backoff_period  = "2s"
+		max_backoff_retries = 0
+	}%s
+}
+`, apiPort, run, extra, lokiURL, walBlock)
+	}
+}
+
+// loadClient posts batches of events, each with a unique seq attribute and
+// its own millisecond timestamp, and records which ones the API handed off.
+type loadClient struct {
+	url     string
+	base    time.Time
+	next    atomic.Int64
+	mu      sync.Mutex
+	handed  map[int64]bool
+	sent    int
+	byCode  map[string]int
+	client  *http.Client
+	batch   int
+	workers sync.WaitGroup
+}
+
+func newLoadClient(apiURL string, batch int) *loadClient {
+	return &loadClient{url: apiURL + "/v1/events", base: time.Now().Add(-time.Minute).Truncate(time.Millisecond),
+		handed: map[int64]bool{}, byCode: map[string]int{}, batch: batch,
+		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+}
+
+func (c *loadClient) send() {
+	seqs := make([]int64, c.batch)
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i := range seqs {
+		seqs[i] = c.next.Add(1)
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"event":"fault.test","timestamp":%d,"attributes":{"seq":%d}}`,
+			c.base.Add(time.Duration(seqs[i])*time.Millisecond).UnixMilli(), seqs[i])
+	}
+	b.WriteByte(']')
+	resp, err := c.client.Post(c.url, "application/json", &b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent += len(seqs)
+	if err != nil {
+		c.byCode["error"] += len(seqs)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	c.byCode[strconv.Itoa(resp.StatusCode)] += len(seqs)
+	switch resp.StatusCode {
+	case http.StatusAccepted:
+		for _, s := range seqs {
+			c.handed[s] = true
+		}
+	case http.StatusServiceUnavailable: // handed off but for the not_forwarded ones
+		var r struct{ Errors []struct{ Index *int } }
+		_ = json.Unmarshal(body, &r)
+		notForwarded := map[int]bool{}
+		for _, e := range r.Errors {
+			if e.Index != nil {
+				notForwarded[*e.Index] = true
+			}
+		}
+		if len(r.Errors) > 0 && r.Errors[0].Index == nil {
+			return // overloaded: nothing was taken
+		}
+		for i, s := range seqs {
+			if !notForwarded[i] {
+				c.handed[s] = true
+			}
+		}
+	}
+}
+
+// start runs workers that each send a batch every interval until ctx ends.
+func (c *loadClient) start(ctx context.Context, workers int, interval time.Duration) {
+	for w := 0; w < workers; w++ {
+		c.workers.Add(1)
+		go func() {
+			defer c.workers.Done()
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
+			for {
+				c.send()
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+	}
+}
+
+// storedSeqs reads every fault.test entry of run from Loki, paging by
+// timestamp, and returns the seqs. A page restarts at the last timestamp it
+// saw (entries of one request can share one), and seqs already seen are
+// skipped, so nothing falls between pages.
+func storedSeqs(t *testing.T, lokiURL, run string, from, to time.Time) map[int64]bool {
+	t.Helper()
+	seqs := map[int64]bool{}
+	start := from
+	for {
+		q := url.Values{"query": {fmt.Sprintf(`{run=%q}`, run)}, "limit": {"5000"}, "direction": {"forward"},
+			"start": {strconv.FormatInt(start.UnixNano(), 10)}, "end": {strconv.FormatInt(to.UnixNano(), 10)}}
+		resp, err := http.Get(lokiURL + "/loki/api/v1/query_range?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r struct {
+			Data struct {
+				Result []struct{ Values [][2]string }
+			}
+		}
+		err = json.NewDecoder(resp.Body).Decode(&r)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, fresh, last := 0, 0, start
+		for _, s := range r.Data.Result {
+			for _, v := range s.Values {
+				n++
+				ns, _ := strconv.ParseInt(v[0], 10, 64)
+				if ts := time.Unix(0, ns); ts.After(last) {
+					last = ts
+				}
+				var line struct{ Attributes struct{ Seq int64 } }
+				if err := json.Unmarshal([]byte(v[1]), &line); err != nil {
+					t.Fatalf("line %q: %v", v[1], err)
+				}
+				if !seqs[line.Attributes.Seq] {
+					fresh++
+				}
+				seqs[line.Attributes.Seq] = true
+			}
+		}
+		if n < 5000 || fresh == 0 {
+			return seqs
+		}
+		start = last
+	}
+}
+
+// outcome compares what was handed off with what Loki stores.
+type outcome struct {
+	Scenario string         `json:"scenario"`
+	Sent     int            `json:"sent"`
+	Handed   int            `json:"acknowledged"`
+	Found    int            `json:"found_in_loki"`
+	Missing  int            `json:"acknowledged_missing"`
+	Extra    int            `json:"stored_not_acknowledged"`
+	ByStatus map[string]int `json:"events_by_status"`
+	Note     string         `json:"note,omitempty"`
+}
+
+// settle waits until Loki holds every handed-off event or timeout passes,
+// then records the outcome.
+func (c *loadClient) settle(t *testing.T, scenario, lokiURL, run string, timeout time.Duration) outcome {
+	t.Helper()
+	c.workers.Wait()
+	from, to := c.base.Add(-time.Second), c.base.Add(time.Duration(c.next.Load()+1)*time.Millisecond)
+	deadline := time.Now().Add(timeout)
+	var found map[int64]bool
+	for {
+		found = storedSeqs(t, lokiURL, run, from, to)
+		missing := 0
+		for s := range c.handed {
+			if !found[s] {
+				missing++
+			}
+		}
+		if missing == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	o := outcome{Scenario: scenario, Sent: c.sent, Handed: len(c.handed), Found: len(found), ByStatus: c.byCode}
+	for s := range c.handed {
+		if !found[s] {
+			o.Missing++
+		}
+	}
+	for s := range found {
+		if !c.handed[s] {
+			o.Extra++
+		}
+	}
+	record(t, o)
+	return o
+}
+
+func record(t *testing.T, o outcome) {
+	t.Helper()
+	b, _ := json.Marshal(o)
+	t.Logf("RESULT %s", b)
+	dir := filepath.Join(repoRoot, ".cache", "reliability")
+	_ = os.MkdirAll(dir, 0o755)
+	_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(o.Scenario, " ", "_")+".json"), append(b, '\n'), 0o644)
+}
+
+// TestFaultLokiOutage: (a) Loki stops for 60 s while events flow, then
+// comes back. Every acknowledged event must end up in Loki.
+func TestFaultLokiOutage(t *testing.T) {
+	l := newLoki(t, false)
+	run := randomID(t)
+	a := startAlloy(t, faultConfig(run, l.url, false, ""))
+	c := newLoadClient(a.apiURL, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.start(ctx, 4, 100*time.Millisecond) // ≈ 400 events/s
+	time.Sleep(10 * time.Second)
+	l.proc.stop()
+	time.Sleep(60 * time.Second)
+	l.start(t)
+	time.Sleep(10 * time.Second)
+	cancel()
+	o := c.settle(t, "a loki outage 60s", l.url, run, 3*time.Minute)
+	// loki.write's queue (10 MiB by default) usually absorbs the outage, so
+	// clients may see no 503 at all; what matters is that nothing is lost.
+	if o.Missing != 0 || o.Handed == 0 {
+		t.Errorf("outcome %+v: want every acknowledged event in Loki", o)
+	}
+}
+
+// TestFaultGracefulShutdown: (b) SIGTERM to alloy-custom under load.
+// Every acknowledged event must land.
+func TestFaultGracefulShutdown(t *testing.T) {
+	l := newLoki(t, false)
+	run := randomID(t)
+	a := startAlloy(t, faultConfig(run, l.url, false, ""))
+	c := newLoadClient(a.apiURL, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.start(ctx, 4, 50*time.Millisecond)
+	time.Sleep(5 * time.Second)
+	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-a.done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("alloy-custom did not exit within 60s of SIGTERM")
+	}
+	cancel()
+	o := c.settle(t, "b sigterm under load", l.url, run, time.Minute)
+	if o.Missing != 0 || o.Handed == 0 {
+		t.Errorf("outcome %+v: want every acknowledged event in Loki", o)
+	}
+}
+
+// TestFaultKill9: (c) kill -9 while acknowledged events wait in loki.write
+// (Loki is down), then restart alloy-custom with the same storage path and
+// bring Loki back. Without the WAL they are lost; the test measures what
+// survives with it.
+func TestFaultKill9(t *testing.T) {
+	for _, wal := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wal=%v", wal), func(t *testing.T) {
+			l := newLoki(t, false)
+			run := randomID(t)
+			a := startAlloyWith(t, "experimental", faultConfig(run, l.url, wal, ""))
+			c := newLoadClient(a.apiURL, 10)
+			ctx, cancel := context.WithCancel(context.Background())
+			c.start(ctx, 2, 100*time.Millisecond)
+			time.Sleep(3 * time.Second) // some events reach Loki
+			l.proc.stop()
+			time.Sleep(3 * time.Second) // these wait in loki.write
+			cancel()
+			c.workers.Wait()
+			_ = a.cmd.Process.Kill()
+			<-a.done
+			l.start(t)
+			a.start(t)
+			o := c.settle(t, fmt.Sprintf("c kill-9 wal=%v", wal), l.url, run, 45*time.Second)
+			if o.Handed == 0 || o.Found > o.Sent {
+				t.Errorf("outcome %+v", o)
+			}
+		})
+	}
+}
+
+// TestFaultReloadUnderLoad: (e) the config is reloaded five times while
+// events flow. No request may fail and every acknowledged event must land.
+func TestFaultReloadUnderLoad(t *testing.T) {
+	l := newLoki(t, false)
+	run := randomID(t)
+	a := startAlloy(t, faultConfig(run, l.url, false, ""))
+	c := newLoadClient(a.apiURL, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.start(ctx, 4, 50*time.Millisecond)
+	for i := 0; i < 5; i++ {
+		time.Sleep(2 * time.Second)
+		// Change the rules and limits, not the listen settings.
+		extra := fmt.Sprintf("\tmax_events_per_request = %d\n\tdrop \"never\" {\n\t\tevents = [\"never.%d\"]\n\t}\n", 100+i, i)
+		cfg := faultConfig(run, l.url, false, extra)(a.apiPort)
+		if err := os.WriteFile(filepath.Join(a.dir, "config.alloy"), []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Post(strings.TrimSuffix(a.metricsURL, "/metrics")+"/-/reload", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("reload %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	cancel()
+	o := c.settle(t, "e reload under load", l.url, run, time.Minute)
+	if o.Missing != 0 || o.Handed != o.Sent {
+		t.Errorf("outcome %+v: want every request accepted and every event in Loki", o)
+	}
+}
+
+// TestFaultOverload: (d) 10x overload against a small concurrency cap:
+// memory stays bounded, clients get 503, and accepted events all land.
+func TestFaultOverload(t *testing.T) {
+	l := newLoki(t, false)
+	run := randomID(t)
+	a := startAlloy(t, faultConfig(run, l.url, false, "\tmax_concurrent_requests = 8\n"))
+	baseline := rssMiB(t, a.cmd.Process.Pid)
+	c := newLoadClient(a.apiURL, 50)
+	ctx, cancel := context.WithCancel(context.Background())
+	c.start(ctx, 80, 10*time.Millisecond) // 10x the concurrency cap
+	peak := baseline
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		peak = max(peak, rssMiB(t, a.cmd.Process.Pid))
+	}
+	cancel()
+	o := c.settle(t, "d overload 10x", l.url, run, 2*time.Minute)
+	o.Note = fmt.Sprintf("alloy-custom RSS: %d MiB before, %d MiB peak under load", baseline, peak)
+	record(t, o)
+	if o.Missing != 0 || o.ByStatus["503"] == 0 || peak > baseline+768 {
+		t.Errorf("outcome %+v: want no acknowledged event missing, 503s under overload and bounded memory", o)
+	}
+}
+
+// rssMiB reads a process's resident set size.
+func rssMiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.Atoi(strings.Fields(line)[1])
+			return kb / 1024
+		}
+	}
+	return 0
+}
