@@ -52,10 +52,10 @@ test: lint test-unit test-e2e test-faults
 
 test-unit:
 	go test -count=1 ./component/... ./internal/... ./cmd/...
-	go test -count=1 -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime 10s ./internal/refine/
-	go test -count=1 -run '^$$' -fuzz FuzzHandler -fuzztime 10s ./internal/httpapi/
-	go test -count=1 -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime 10s ./internal/pii/
-	go test -count=1 -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime 10s ./internal/rules/
+	go test -count=1 -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime 60000x ./internal/refine/
+	go test -count=1 -run '^$$' -fuzz FuzzHandler -fuzztime 60000x ./internal/httpapi/
+	go test -count=1 -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime 60000x ./internal/pii/
+	go test -count=1 -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime 60000x ./internal/rules/
 
 test-e2e: bin/alloy-custom bin/loki
 	./scripts/ensure-chromium.sh

@@ -154,10 +154,66 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	defer release()
 
 	received := h.now()
+	client, name, ok := h.identify(w, r, endpoint, cfg, origin, received)
+	if !ok {
+		return
+	}
+	items, ok := h.decode(w, r, endpoint, name, cfg)
+	if !ok {
+		return
+	}
+	resp, entries, indexes, forbidden := h.refine(cfg, client, items, received, dryRun)
+
+	switch {
+	case len(entries) == 0 && forbidden:
+		h.finish(w, endpoint, name, http.StatusForbidden, resp)
+		return
+	case len(entries) == 0 && resp.Dropped == 0:
+		h.finish(w, endpoint, name, http.StatusBadRequest, resp)
+		return
+	case dryRun:
+		resp.Accepted = len(entries)
+		h.finish(w, endpoint, name, http.StatusOK, resp)
+		return
+	case len(entries) == 0: // every valid event was dropped by a rule
+		h.finish(w, endpoint, name, http.StatusAccepted, resp)
+		return
+	}
+
+	forwarded, ferr := h.forward(r.Context(), cfg, entries)
+	resp.Accepted = forwarded
+	h.metrics.accepted.Add(float64(forwarded))
+	for _, e := range entries[:forwarded] {
+		h.metrics.timestamps.WithLabelValues(e.TimestampSource.String()).Inc()
+	}
+	if forwarded < len(entries) {
+		notForwarded := len(entries) - forwarded
+		h.metrics.notForwarded.Add(float64(notForwarded))
+		h.logger.Warn("downstream did not take events in time; answering 503",
+			"client", name, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
+		reason := fmt.Sprintf("not forwarded: the downstream did not take the event within forward_timeout (%s); retry it", cfg.ForwardTimeout)
+		if errors.Is(ferr, context.Canceled) {
+			reason = "not forwarded: the request was canceled"
+		}
+		for _, idx := range indexes[forwarded:] {
+			resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: CodeNotForwarded, Reason: reason})
+		}
+		w.Header().Set("Retry-After", retryAfter(cfg.ForwardTimeout))
+		h.finish(w, endpoint, name, http.StatusServiceUnavailable, resp)
+		return
+	}
+	h.finish(w, endpoint, name, http.StatusAccepted, resp)
+}
+
+// identify applies the per-address limit, authenticates the request and
+// its origin, and applies the client's limit. It answers the request itself
+// when it refuses it.
+func (h *Handler) identify(w http.ResponseWriter, r *http.Request, endpoint string, cfg *Config, origin string,
+	received time.Time) (client *access.Client, name string, ok bool) {
 	if ok, wait := h.limiter.AllowIP(cfg.Access.ClientIP(r), received); !ok {
 		h.metrics.throttled.WithLabelValues("ip").Inc()
 		h.reject(w, endpoint, clientNone, rateLimited("this address", wait))
-		return
+		return nil, "", false
 	}
 	client, denial := cfg.Access.Authenticate(r)
 	if denial == nil {
@@ -165,45 +221,58 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	}
 	if denial != nil {
 		h.reject(w, endpoint, clientNone, &apiError{status: denial.Status, field: denial.Field, code: event.Code(denial.Code), reason: denial.Reason})
-		return
+		return nil, "", false
 	}
-	name := clientAnonymous
+	name = clientAnonymous
 	if client != nil {
 		name = client.Name
 	}
 	if ok, wait := h.limiter.AllowClient(client, received); !ok {
 		h.metrics.throttled.WithLabelValues("client").Inc()
 		h.reject(w, endpoint, name, rateLimited("this client", wait))
-		return
+		return nil, "", false
 	}
+	return client, name, true
+}
 
+// decode reads and decodes the body, answering the request itself when the
+// body as a whole is unacceptable.
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, endpoint, name string, cfg *Config) ([]event.Item, bool) {
 	format, aerr := formatOf(r.Header.Get("Content-Type"))
 	if aerr != nil {
 		h.reject(w, endpoint, name, aerr)
-		return
+		return nil, false
 	}
 	buf, wireBytes, aerr := h.body.read(r, cfg.MaxRequestBytes)
 	h.metrics.receivedBytes.Add(float64(wireBytes))
 	if aerr != nil {
 		h.reject(w, endpoint, name, aerr)
-		return
+		return nil, false
 	}
 	h.metrics.decodedBytes.Add(float64(buf.Len()))
 	items, err := event.Decode(format, buf.Bytes(), cfg.Limits)
 	h.body.pool.put(buf) // decoded events hold no reference to the buffer
 	if err != nil {
 		h.reject(w, endpoint, name, payloadError(err))
-		return
+		return nil, false
 	}
 
-	resp := Response{Errors: []ErrorItem{}}
-	entries := make([]refine.Entry, 0, len(items))
-	indexes := make([]int, 0, len(items)) // request index of each entry
-	forbidden := false
+	return items, true
+}
+
+// refine applies the client's restrictions and the rules to every valid
+// event and builds the entries, in request order. indexes holds each
+// entry's position in the request; forbidden says whether a client
+// restriction rejected an event.
+func (h *Handler) refine(cfg *Config, client *access.Client, items []event.Item, received time.Time,
+	dryRun bool) (resp Response, entries []refine.Entry, indexes []int, forbidden bool) {
+	resp = Response{Errors: []ErrorItem{}}
+	entries = make([]refine.Entry, 0, len(items))
+	indexes = make([]int, 0, len(items))
 	for i := range items {
 		it := &items[i]
 		if it.OK() {
-			authorize(client, it)
+			restrict(client, it)
 		}
 		var applied rules.Result
 		if it.OK() && cfg.Rules != nil {
@@ -257,50 +326,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 		indexes = append(indexes, i)
 	}
 
-	switch {
-	case len(entries) == 0 && forbidden:
-		h.finish(w, endpoint, name, http.StatusForbidden, resp)
-		return
-	case len(entries) == 0 && resp.Dropped == 0:
-		h.finish(w, endpoint, name, http.StatusBadRequest, resp)
-		return
-	case dryRun:
-		resp.Accepted = len(entries)
-		h.finish(w, endpoint, name, http.StatusOK, resp)
-		return
-	case len(entries) == 0: // every valid event was dropped by a rule
-		h.finish(w, endpoint, name, http.StatusAccepted, resp)
-		return
-	}
-
-	forwarded, ferr := h.forward(r.Context(), cfg, entries)
-	resp.Accepted = forwarded
-	h.metrics.accepted.Add(float64(forwarded))
-	for _, e := range entries[:forwarded] {
-		h.metrics.timestamps.WithLabelValues(e.TimestampSource.String()).Inc()
-	}
-	if forwarded < len(entries) {
-		notForwarded := len(entries) - forwarded
-		h.metrics.notForwarded.Add(float64(notForwarded))
-		h.logger.Warn("downstream did not take events in time; answering 503",
-			"client", name, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
-		reason := fmt.Sprintf("not forwarded: the downstream did not take the event within forward_timeout (%s); retry it", cfg.ForwardTimeout)
-		if errors.Is(ferr, context.Canceled) {
-			reason = "not forwarded: the request was canceled"
-		}
-		for _, idx := range indexes[forwarded:] {
-			resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: CodeNotForwarded, Reason: reason})
-		}
-		w.Header().Set("Retry-After", retryAfter(cfg.ForwardTimeout))
-		h.finish(w, endpoint, name, http.StatusServiceUnavailable, resp)
-		return
-	}
-	h.finish(w, endpoint, name, http.StatusAccepted, resp)
+	return resp, entries, indexes, forbidden
 }
 
-// authorize applies the client's restrictions to a valid event: the key
+// restrict applies the client's restrictions to a valid event: the key
 // decides the service, and only allowed events pass.
-func authorize(c *access.Client, it *event.Item) {
+func restrict(c *access.Client, it *event.Item) {
 	if c == nil {
 		return
 	}
