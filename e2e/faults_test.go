@@ -257,22 +257,50 @@ func record(t *testing.T, o outcome) {
 	_ = os.WriteFile(filepath.Join(dir, strings.ReplaceAll(o.Scenario, " ", "_")+".json"), append(b, '\n'), 0o644)
 }
 
+// rig is one fault scenario's Loki, alloy-custom and load.
+type rig struct {
+	loki   *lokiServer
+	alloy  *alloy
+	load   *loadClient
+	run    string
+	cancel context.CancelFunc // stops the load
+}
+
+// startRig starts Loki and alloy-custom (faultConfig with wal and extra, at
+// the given stability level), and a load client of batch-sized requests.
+func startRig(t *testing.T, stability string, wal bool, extra string, batch int) *rig {
+	t.Helper()
+	r := &rig{loki: newLoki(t, false), run: randomID(t), cancel: func() {}}
+	r.alloy = startAlloyWith(t, stability, faultConfig(r.run, r.loki.url, wal, extra))
+	r.load = newLoadClient(r.alloy.apiURL, batch)
+	return r
+}
+
+// startLoad starts workers that each send a request every interval.
+func (r *rig) startLoad(workers int, interval time.Duration) *rig {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.load.start(ctx, workers, interval)
+	return r
+}
+
+// settle stops the load and compares it with Loki; see loadClient.settle.
+func (r *rig) settle(t *testing.T, scenario string, timeout time.Duration) outcome {
+	t.Helper()
+	r.cancel()
+	return r.load.settle(t, scenario, r.loki.url, r.run, timeout)
+}
+
 // TestFaultLokiOutage: (a) Loki stops for 60 s while events flow, then
 // comes back. Every acknowledged event must end up in Loki.
 func TestFaultLokiOutage(t *testing.T) {
-	l := newLoki(t, false)
-	run := randomID(t)
-	a := startAlloy(t, faultConfig(run, l.url, false, ""))
-	c := newLoadClient(a.apiURL, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	c.start(ctx, 4, 100*time.Millisecond) // ≈ 400 events/s
+	r := startRig(t, "public-preview", false, "", 10).startLoad(4, 100*time.Millisecond) // ≈ 400 events/s
 	time.Sleep(10 * time.Second)
-	l.proc.stop()
+	r.loki.proc.stop()
 	time.Sleep(60 * time.Second)
-	l.start(t)
+	r.loki.start(t)
 	time.Sleep(10 * time.Second)
-	cancel()
-	o := c.settle(t, "a loki outage 60s", l.url, run, 3*time.Minute)
+	o := r.settle(t, "a loki outage 60s", 3*time.Minute)
 	// loki.write's queue (10 MiB by default) usually absorbs the outage, so
 	// clients may see no 503 at all; what matters is that nothing is lost.
 	if o.Missing != 0 || o.Handed == 0 {
@@ -283,21 +311,15 @@ func TestFaultLokiOutage(t *testing.T) {
 // TestFaultGracefulShutdown: (b) SIGTERM to alloy-custom under load.
 // Every acknowledged event must land.
 func TestFaultGracefulShutdown(t *testing.T) {
-	l := newLoki(t, false)
-	run := randomID(t)
-	a := startAlloy(t, faultConfig(run, l.url, false, ""))
-	c := newLoadClient(a.apiURL, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	c.start(ctx, 4, 50*time.Millisecond)
+	r := startRig(t, "public-preview", false, "", 10).startLoad(4, 50*time.Millisecond)
 	time.Sleep(5 * time.Second)
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
+	_ = r.alloy.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-a.done:
+	case <-r.alloy.done:
 	case <-time.After(60 * time.Second):
 		t.Fatal("alloy-custom did not exit within 60s of SIGTERM")
 	}
-	cancel()
-	o := c.settle(t, "b sigterm under load", l.url, run, time.Minute)
+	o := r.settle(t, "b sigterm under load", time.Minute)
 	if o.Missing != 0 || o.Handed == 0 {
 		t.Errorf("outcome %+v: want every acknowledged event in Loki", o)
 	}
@@ -310,22 +332,17 @@ func TestFaultGracefulShutdown(t *testing.T) {
 func TestFaultKill9(t *testing.T) {
 	for _, wal := range []bool{false, true} {
 		t.Run(fmt.Sprintf("wal=%v", wal), func(t *testing.T) {
-			l := newLoki(t, false)
-			run := randomID(t)
-			a := startAlloyWith(t, "experimental", faultConfig(run, l.url, wal, ""))
-			c := newLoadClient(a.apiURL, 10)
-			ctx, cancel := context.WithCancel(context.Background())
-			c.start(ctx, 2, 100*time.Millisecond)
+			r := startRig(t, "experimental", wal, "", 10).startLoad(2, 100*time.Millisecond)
 			time.Sleep(3 * time.Second) // some events reach Loki
-			l.proc.stop()
+			r.loki.proc.stop()
 			time.Sleep(3 * time.Second) // these wait in loki.write
-			cancel()
-			c.workers.Wait()
-			_ = a.cmd.Process.Kill()
-			<-a.done
-			l.start(t)
-			a.start(t)
-			o := c.settle(t, fmt.Sprintf("c kill-9 wal=%v", wal), l.url, run, 45*time.Second)
+			r.cancel()
+			r.load.workers.Wait()
+			_ = r.alloy.cmd.Process.Kill()
+			<-r.alloy.done
+			r.loki.start(t)
+			r.alloy.start(t)
+			o := r.settle(t, fmt.Sprintf("c kill-9 wal=%v", wal), 45*time.Second)
 			if o.Handed == 0 || o.Found > o.Sent {
 				t.Errorf("outcome %+v", o)
 			}
@@ -336,17 +353,13 @@ func TestFaultKill9(t *testing.T) {
 // TestFaultReloadUnderLoad: (e) the config is reloaded five times while
 // events flow. No request may fail and every acknowledged event must land.
 func TestFaultReloadUnderLoad(t *testing.T) {
-	l := newLoki(t, false)
-	run := randomID(t)
-	a := startAlloy(t, faultConfig(run, l.url, false, ""))
-	c := newLoadClient(a.apiURL, 10)
-	ctx, cancel := context.WithCancel(context.Background())
-	c.start(ctx, 4, 50*time.Millisecond)
+	r := startRig(t, "public-preview", false, "", 10).startLoad(4, 50*time.Millisecond)
+	a := r.alloy
 	for i := 0; i < 5; i++ {
 		time.Sleep(2 * time.Second)
 		// Change the rules and limits, not the listen settings.
 		extra := fmt.Sprintf("\tmax_events_per_request = %d\n\tdrop \"never\" {\n\t\tevents = [\"never.%d\"]\n\t}\n", 100+i, i)
-		cfg := faultConfig(run, l.url, false, extra)(a.apiPort)
+		cfg := faultConfig(r.run, r.loki.url, false, extra)(a.apiPort)
 		if err := os.WriteFile(filepath.Join(a.dir, "config.alloy"), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -361,8 +374,7 @@ func TestFaultReloadUnderLoad(t *testing.T) {
 		}
 	}
 	time.Sleep(2 * time.Second)
-	cancel()
-	o := c.settle(t, "e reload under load", l.url, run, time.Minute)
+	o := r.settle(t, "e reload under load", time.Minute)
 	if o.Missing != 0 || o.Handed != o.Sent {
 		t.Errorf("outcome %+v: want every request accepted and every event in Loki", o)
 	}
@@ -371,19 +383,16 @@ func TestFaultReloadUnderLoad(t *testing.T) {
 // TestFaultOverload: (d) 10x overload against a small concurrency cap:
 // memory stays bounded, clients get 503, and accepted events all land.
 func TestFaultOverload(t *testing.T) {
-	l := newLoki(t, false)
-	run := randomID(t)
-	a := startAlloy(t, faultConfig(run, l.url, false, "\tmax_concurrent_requests = 8\n"))
-	baseline := rssMiB(t, a.cmd.Process.Pid)
-	c := newLoadClient(a.apiURL, 50)
-	ctx, cancel := context.WithCancel(context.Background())
-	c.start(ctx, 80, 10*time.Millisecond) // 10x the concurrency cap
+	// 80 clients against a cap of 8 concurrent requests: 10x overload.
+	r := startRig(t, "public-preview", false, "\tmax_concurrent_requests = 8\n", 50)
+	pid := r.alloy.cmd.Process.Pid
+	baseline := rssMiB(t, pid)
+	r.startLoad(80, 10*time.Millisecond)
 	peak := baseline
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
-		peak = max(peak, rssMiB(t, a.cmd.Process.Pid))
+		peak = max(peak, rssMiB(t, pid))
 	}
-	cancel()
-	o := c.settle(t, "d overload 10x", l.url, run, 2*time.Minute)
+	o := r.settle(t, "d overload 10x", 2*time.Minute)
 	o.Note = fmt.Sprintf("alloy-custom RSS: %d MiB before, %d MiB peak under load", baseline, peak)
 	record(t, o)
 	if o.Missing != 0 || o.ByStatus["503"] == 0 || peak > baseline+768 {
