@@ -174,6 +174,8 @@ func (a *Arguments) Validate() error {
 		errs = append(errs, fmt.Errorf("cors_max_age must not be negative, got %s", a.CORSMaxAge))
 	}
 	errs = append(errs, a.validateClients()...)
+	// Compiling here too makes `alloy validate` report bad patterns and rule
+	// clashes; Update compiles the rules it swaps in. Both are config-time only.
 	if _, err := a.compileRules(refine.NewLabelTracker()); err != nil {
 		errs = append(errs, err)
 	}
