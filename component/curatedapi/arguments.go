@@ -137,6 +137,11 @@ func (a *Arguments) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be greater than 0, got %d", name, v))
 		}
 	}
+	nonNegative := func(name string, negative bool, v any) {
+		if negative {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %v", name, v))
+		}
+	}
 	positive("max_request_bytes", int64(a.MaxRequestBytes))
 	positive("max_events_per_request", int64(a.MaxEventsPerRequest))
 	positive("max_event_bytes", int64(a.MaxEventBytes))
@@ -147,15 +152,12 @@ func (a *Arguments) Validate() error {
 	if a.ForwardTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("forward_timeout must be greater than 0, got %s", a.ForwardTimeout))
 	}
-	if a.MaxPast < 0 {
-		errs = append(errs, fmt.Errorf("max_past must not be negative, got %s", a.MaxPast))
-	}
-	if a.MaxFuture < 0 {
-		errs = append(errs, fmt.Errorf("max_future must not be negative, got %s", a.MaxFuture))
-	}
-	if a.GracefulShutdownTimeout < 0 {
-		errs = append(errs, fmt.Errorf("graceful_shutdown_timeout must not be negative, got %s", a.GracefulShutdownTimeout))
-	}
+	nonNegative("max_past", a.MaxPast < 0, a.MaxPast)
+	nonNegative("max_future", a.MaxFuture < 0, a.MaxFuture)
+	nonNegative("graceful_shutdown_timeout", a.GracefulShutdownTimeout < 0, a.GracefulShutdownTimeout)
+	nonNegative("max_concurrent_requests", a.MaxConcurrentRequests < 0, a.MaxConcurrentRequests)
+	nonNegative("max_inflight_bytes", a.MaxInflightBytes < 0, a.MaxInflightBytes)
+	nonNegative("cors_max_age", a.CORSMaxAge < 0, a.CORSMaxAge)
 	if a.HTTP != nil && (a.HTTP.ListenPort < 0 || a.HTTP.ListenPort > 65535) {
 		errs = append(errs, fmt.Errorf("http.listen_port must be between 0 and 65535, got %d", a.HTTP.ListenPort))
 	}
@@ -163,15 +165,6 @@ func (a *Arguments) Validate() error {
 		if err := validateStaticLabel(name, value); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if a.MaxConcurrentRequests < 0 {
-		errs = append(errs, fmt.Errorf("max_concurrent_requests must not be negative, got %d", a.MaxConcurrentRequests))
-	}
-	if a.MaxInflightBytes < 0 {
-		errs = append(errs, fmt.Errorf("max_inflight_bytes must not be negative, got %s", a.MaxInflightBytes))
-	}
-	if a.CORSMaxAge < 0 {
-		errs = append(errs, fmt.Errorf("cors_max_age must not be negative, got %s", a.CORSMaxAge))
 	}
 	errs = append(errs, a.validateClients()...)
 	// Compiling here too makes `alloy validate` report bad patterns and rule

@@ -18,11 +18,6 @@ const (
 	LineKeyClientTimestamp = "client_timestamp"
 )
 
-// AppendLine appends the JSON log line of ev to dst; see appendLine.
-func AppendLine(dst []byte, ev *event.Event, clientTS time.Time) []byte {
-	return appendLine(dst, ev, clientTS, nil)
-}
-
 // appendLine appends the log line of ev to dst: compact JSON with a fixed
 // key order (event, message, attributes, client_timestamp) and attribute
 // keys sorted at every level, so equal events always produce equal lines.
