@@ -2,7 +2,6 @@ package event
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -87,47 +86,52 @@ func decodeJSON(body []byte, lim Limits) ([]Item, error) {
 	}
 	switch trimmed[0] {
 	case '[':
-		var raws []json.RawMessage
-		if err := json.Unmarshal(trimmed, &raws); err != nil {
+		raws, err := readArray(trimmed)
+		if err != nil {
 			return nil, malformed("", err)
 		}
 		return decodeEvents(raws, nil, lim)
 	case '{':
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(trimmed, &obj); err != nil {
+		obj, err := readObject(trimmed)
+		if err != nil {
 			return nil, malformed("", err)
 		}
-		if _, ok := obj[envelopeEvents]; ok {
+		if obj.has(fieldEvents) {
 			return decodeEnvelope(obj, lim)
 		}
 		if len(trimmed) > lim.MaxEventBytes && lim.MaxEventBytes > 0 {
 			return []Item{{Errors: []FieldError{tooLarge(len(trimmed), lim)}}}, nil
 		}
-		ev, errs := decodeObject(obj, nil, lim)
+		ev, errs := decodeObject(&obj, nil, lim)
 		return []Item{{Event: ev, Errors: errs}}, nil
 	default:
 		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "request body must be a JSON object or array of event objects"}
 	}
 }
 
-func decodeEnvelope(obj map[string]json.RawMessage, lim Limits) ([]Item, error) {
-	for k := range obj {
-		if k != envelopeContext && k != envelopeEvents {
-			return nil, &PayloadError{Kind: PayloadMalformed, Field: k,
+func decodeEnvelope(obj object, lim Limits) ([]Item, error) {
+	if len(obj.unknown) > 0 {
+		return nil, &PayloadError{Kind: PayloadMalformed, Field: obj.unknown[0].key,
+			Reason: `unknown envelope field; an envelope has only "context" and "events"`}
+	}
+	for id := fieldID(0); id < numFields; id++ {
+		if id != fieldEvents && id != fieldContext && obj.has(id) {
+			return nil, &PayloadError{Kind: PayloadMalformed, Field: fieldNames[id],
 				Reason: `unknown envelope field; an envelope has only "context" and "events"`}
 		}
 	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(obj[envelopeEvents], &raws); err != nil || raws == nil {
+	raw := obj.fields[fieldEvents]
+	if raw[0] != '[' {
 		return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeEvents, Reason: "must be an array of event objects"}
 	}
+	raws, _ := readArray(raw) // valid: readObject checked the whole body
 	var ctx *partial
-	if raw, ok := obj[envelopeContext]; ok && !isNull(raw) {
-		var cobj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &cobj); err != nil || cobj == nil {
+	if raw, ok := obj.get(fieldContext); ok && !isNull(raw) {
+		if raw[0] != '{' {
 			return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeContext, Reason: "must be an object of event fields"}
 		}
-		p, errs := decodePartial(cobj, lim)
+		cobj, _ := readObject(raw)
+		p, errs := decodePartial(&cobj, lim)
 		if len(errs) > 0 {
 			return nil, &PayloadError{Kind: PayloadMalformed, Field: join(envelopeContext, errs[0].Field), Reason: errs[0].Reason}
 		}
@@ -136,7 +140,7 @@ func decodeEnvelope(obj map[string]json.RawMessage, lim Limits) ([]Item, error) 
 	return decodeEvents(raws, ctx, lim)
 }
 
-func decodeEvents(raws []json.RawMessage, ctx *partial, lim Limits) ([]Item, error) {
+func decodeEvents(raws [][]byte, ctx *partial, lim Limits) ([]Item, error) {
 	if len(raws) == 0 {
 		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "no events in request"}
 	}
@@ -151,7 +155,7 @@ func decodeEvents(raws []json.RawMessage, ctx *partial, lim Limits) ([]Item, err
 }
 
 func decodeNDJSON(body []byte, lim Limits) ([]Item, error) {
-	var lines []json.RawMessage
+	var lines [][]byte
 	for len(body) > 0 {
 		line := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -171,15 +175,21 @@ func decodeRaw(raw []byte, ctx *partial, lim Limits) Item {
 	if lim.MaxEventBytes > 0 && len(raw) > lim.MaxEventBytes {
 		return Item{Errors: []FieldError{tooLarge(len(raw), lim)}}
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	if raw[0] != '{' {
 		reason := "event must be a JSON object"
-		if err != nil && !json.Valid(raw) {
+		r := reader{data: raw}
+		if _, err := r.skip(0); err != nil {
+			reason = "invalid JSON: " + err.Error()
+		} else if err := r.end(); err != nil {
 			reason = "invalid JSON: " + err.Error()
 		}
 		return Item{Errors: []FieldError{{Code: CodeMalformed, Reason: reason}}}
 	}
-	ev, errs := decodeObject(obj, ctx, lim)
+	obj, err := readObject(raw)
+	if err != nil {
+		return Item{Errors: []FieldError{{Code: CodeMalformed, Reason: "invalid JSON: " + err.Error()}}}
+	}
+	ev, errs := decodeObject(&obj, ctx, lim)
 	return Item{Event: ev, Errors: errs}
 }
 
@@ -206,7 +216,7 @@ const (
 
 // decodeObject decodes one event, fills what it lacks from ctx and applies
 // defaults and required-field checks.
-func decodeObject(obj map[string]json.RawMessage, ctx *partial, lim Limits) (Event, []FieldError) {
+func decodeObject(obj *object, ctx *partial, lim Limits) (Event, []FieldError) {
 	p, errs := decodePartial(obj, lim)
 	if ctx != nil {
 		p.inherit(ctx)
@@ -224,58 +234,68 @@ func decodeObject(obj map[string]json.RawMessage, ctx *partial, lim Limits) (Eve
 }
 
 // decodePartial decodes and validates the fields present in obj.
-func decodePartial(obj map[string]json.RawMessage, lim Limits) (partial, []FieldError) {
+func decodePartial(obj *object, lim Limits) (partial, []FieldError) {
 	var (
 		p    partial
 		errs []FieldError
 	)
-	for key, raw := range obj {
-		if isNull(raw) {
+	for id, raw := range obj.fields {
+		if raw == nil || isNull(raw) {
 			continue // null means "not set", like an absent field
 		}
+		key := fieldNames[id]
 		var err *FieldError
-		switch key {
-		case "event":
+		switch fieldID(id) {
+		case fieldEvent:
 			p.ev.Name, err = decodeToken(key, raw, maxNameLen)
 			p.set |= hasName
-		case "level":
+		case fieldLevel:
 			p.ev.Level, err = decodeLevel(raw)
 			p.set |= hasLevel
-		case "message":
+		case fieldMessage:
 			p.ev.Message, err = decodeString(key, raw, 0)
 			p.set |= hasMessage
-		case "service":
+		case fieldService:
 			p.ev.Service, err = decodeToken(key, raw, maxServiceLen)
 			p.set |= hasService
-		case timestampField:
+		case fieldTimestamp:
 			p.ev.Timestamp, err = decodeTimestamp(raw)
 			p.set |= hasTimestamp
-		case "trace_id":
+		case fieldTraceID:
 			p.ev.TraceID, err = decodeToken(key, raw, maxNameLen)
 			p.set |= hasTraceID
-		case "span_id":
+		case fieldSpanID:
 			p.ev.SpanID, err = decodeToken(key, raw, maxNameLen)
 			p.set |= hasSpanID
-		case "session_id":
+		case fieldSessionID:
 			p.ev.SessionID, err = decodeString(key, raw, maxIDLen)
 			p.set |= hasSessionID
-		case "user_id":
+		case fieldUserID:
 			p.ev.UserID, err = decodeString(key, raw, maxIDLen)
 			p.set |= hasUserID
-		case attributesField:
+		case fieldAttributes:
 			p.ev.Attributes, err = decodeAttributes(raw, lim)
-		default:
-			err = &FieldError{Field: key, Code: CodeUnknownField,
-				Reason: "unknown field; send custom data inside \"attributes\""}
+		default: // context and events are envelope fields, unknown in an event
+			err = unknownField(key)
 		}
 		if err != nil {
 			errs = append(errs, *err)
 		}
 	}
+	for _, m := range obj.unknown {
+		if !isNull(m.raw) {
+			errs = append(errs, *unknownField(m.key))
+		}
+	}
 	if len(errs) > 1 {
-		sortErrors(errs) // map order is random; keep responses stable
+		sortErrors(errs) // keep responses stable whatever the field order
 	}
 	return p, errs
+}
+
+func unknownField(key string) *FieldError {
+	return &FieldError{Field: key, Code: CodeUnknownField,
+		Reason: "unknown field; send custom data inside \"attributes\""}
 }
 
 // inherit fills the fields p lacks from ctx and merges attributes, p's
@@ -331,31 +351,29 @@ func mergeAttributes(own, inherited []Attribute) []Attribute {
 	return append(out, inherited[j:]...)
 }
 
-func decodeString(field string, raw json.RawMessage, maxLen int) (string, *FieldError) {
+// decodeString decodes a valid JSON value that must be a string.
+func decodeString(field string, raw []byte, maxLen int) (string, *FieldError) {
 	if raw[0] != '"' {
 		return "", &FieldError{Field: field, Code: CodeInvalidType, Reason: "must be a string"}
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", &FieldError{Field: field, Code: CodeInvalidType, Reason: "must be a string"}
-	}
-	if maxLen > 0 && len(s) > maxLen {
+	b := unquote(raw)
+	if maxLen > 0 && len(b) > maxLen {
 		return "", &FieldError{Field: field, Code: CodeTooLong, Reason: fmt.Sprintf("longer than %d bytes", maxLen)}
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			if field == "message" && (r == '\n' || r == '\t' || r == '\r') {
+	for _, c := range b { // control characters are ASCII: no need to decode runes
+		if c < 0x20 || c == 0x7f {
+			if field == "message" && (c == '\n' || c == '\t' || c == '\r') {
 				continue
 			}
 			return "", &FieldError{Field: field, Code: CodeInvalidValue, Reason: "must not contain control characters"}
 		}
 	}
-	return s, nil
+	return string(b), nil
 }
 
 // decodeToken decodes a string restricted to letters, digits and _.:- so it
 // is safe as a label value and in LogQL without quoting surprises.
-func decodeToken(field string, raw json.RawMessage, maxLen int) (string, *FieldError) {
+func decodeToken(field string, raw []byte, maxLen int) (string, *FieldError) {
 	s, err := decodeString(field, raw, maxLen)
 	if err != nil {
 		return "", err
@@ -384,7 +402,7 @@ func IsToken(s string) bool {
 	return true
 }
 
-func decodeLevel(raw json.RawMessage) (Level, *FieldError) {
+func decodeLevel(raw []byte) (Level, *FieldError) {
 	s, err := decodeString("level", raw, 32)
 	if err != nil {
 		return 0, err
@@ -399,13 +417,10 @@ func decodeLevel(raw json.RawMessage) (Level, *FieldError) {
 
 // decodeTimestamp accepts an RFC 3339 string or integer Unix milliseconds
 // (what Date.now() returns).
-func decodeTimestamp(raw json.RawMessage) (time.Time, *FieldError) {
+func decodeTimestamp(raw []byte) (time.Time, *FieldError) {
 	if raw[0] == '"' {
-		var s string
-		if err := json.Unmarshal(raw, &s); err == nil {
-			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-				return t, nil
-			}
+		if t, err := time.Parse(time.RFC3339Nano, string(unquote(raw))); err == nil {
+			return t, nil
 		}
 		return time.Time{}, &FieldError{Field: timestampField, Code: CodeInvalidValue,
 			Reason: "must be an RFC 3339 string such as 2026-11-25T09:30:00.123Z or integer Unix milliseconds"}
@@ -418,67 +433,69 @@ func decodeTimestamp(raw json.RawMessage) (time.Time, *FieldError) {
 	return time.UnixMilli(ms), nil
 }
 
-func decodeAttributes(raw json.RawMessage, lim Limits) ([]Attribute, *FieldError) {
+// decodeAttributes decodes a valid JSON value that must be an object.
+func decodeAttributes(raw []byte, lim Limits) ([]Attribute, *FieldError) {
 	if raw[0] != '{' {
 		return nil, &FieldError{Field: attributesField, Code: CodeInvalidType, Reason: "must be an object"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, &FieldError{Field: attributesField, Code: CodeInvalidType, Reason: "must be an object"}
-	}
-	if lim.MaxAttributes > 0 && len(m) > lim.MaxAttributes {
+	r := reader{data: raw}
+	attrs := sortAttributes(r.members())
+	if lim.MaxAttributes > 0 && len(attrs) > lim.MaxAttributes {
 		return nil, &FieldError{Field: attributesField, Code: CodeTooMany,
-			Reason: fmt.Sprintf("has %d attributes, more than max_attributes (%d)", len(m), lim.MaxAttributes)}
+			Reason: fmt.Sprintf("has %d attributes, more than max_attributes (%d)", len(attrs), lim.MaxAttributes)}
 	}
-	attrs := make([]Attribute, 0, len(m))
-	for k, v := range m {
-		attrs = append(attrs, Attribute{Key: k, Value: v})
-	}
-	sortAttributes(attrs)
 	for _, a := range attrs {
-		if err := checkValue(attributesField+"."+a.Key, a.Key, a.Value, 1); err != nil {
+		if err := checkAttribute(a.Key, a.Value); err != nil {
 			return nil, err
 		}
 	}
 	return attrs, nil
 }
 
-// checkKey validates an attribute key at path. Keys are valid UTF-8 already:
-// encoding/json replaces invalid bytes.
-func checkKey(path, key string) *FieldError {
-	if key == "" || len(key) > maxAttrKeyLen {
-		return &FieldError{Field: path, Code: CodeInvalidValue,
-			Reason: fmt.Sprintf("attribute keys must be 1 to %d bytes", maxAttrKeyLen)}
+// checkAttribute validates a top-level attribute's key and value; a
+// failure's Field is the full path, such as "attributes.place.ids[2]".
+func checkAttribute(key string, v any) *FieldError {
+	if err := checkMember(key, v, 1); err != nil {
+		err.Field = attributesField + "." + err.Field
+		return err
 	}
 	return nil
 }
 
-// checkValue validates the key of an object member at path and, recursively,
-// its value; depth is the nesting level of path.
-func checkValue(path, key string, v any, depth int) *FieldError {
-	if err := checkKey(path, key); err != nil {
+// checkMember validates an object member at depth. Paths are built only on
+// failure, from the inside out: a clean event allocates nothing here.
+// Keys are valid UTF-8 already: unquote replaces invalid bytes, as
+// encoding/json does.
+func checkMember(key string, v any, depth int) *FieldError {
+	if key == "" || len(key) > maxAttrKeyLen {
+		return &FieldError{Field: key, Code: CodeInvalidValue,
+			Reason: fmt.Sprintf("attribute keys must be 1 to %d bytes", maxAttrKeyLen)}
+	}
+	if err := checkNested(v, depth); err != nil {
+		err.Field = key + err.Field
 		return err
 	}
-	return checkNested(path, v, depth)
+	return nil
 }
 
-func checkNested(path string, v any, depth int) *FieldError {
+// checkNested validates a value at depth; a failure's Field is the path
+// below the value ("" for the value itself).
+func checkNested(v any, depth int) *FieldError {
 	if depth > maxAttrDepth {
-		return &FieldError{Field: path, Code: CodeTooDeep,
-			Reason: fmt.Sprintf("attributes may nest at most %d levels", maxAttrDepth)}
+		return &FieldError{Code: CodeTooDeep, Reason: fmt.Sprintf("attributes may nest at most %d levels", maxAttrDepth)}
 	}
 	switch x := v.(type) {
 	case map[string]any:
 		for k, c := range x {
-			if err := checkValue(path+"."+k, k, c, depth+1); err != nil {
+			if err := checkMember(k, c, depth+1); err != nil {
+				err.Field = "." + err.Field
 				return err
 			}
 		}
 	case []any:
 		for i, c := range x {
-			if err := checkNested(path+"["+strconv.Itoa(i)+"]", c, depth+1); err != nil {
+			if err := checkNested(c, depth+1); err != nil {
+				err.Field = "[" + strconv.Itoa(i) + "]" + err.Field
 				return err
 			}
 		}
@@ -486,7 +503,7 @@ func checkNested(path string, v any, depth int) *FieldError {
 	return nil
 }
 
-func isNull(raw json.RawMessage) bool { return string(raw) == "null" }
+func isNull(raw []byte) bool { return string(raw) == "null" }
 
 func malformed(field string, err error) *PayloadError {
 	return &PayloadError{Kind: PayloadMalformed, Field: field, Reason: "invalid JSON: " + err.Error()}
