@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/grafana/alloy/curated/internal/loadgen"
+	"github.com/grafana/alloy/curated/internal/lokisink"
+)
+
+type bench struct {
+	o      options
+	a      *alloyProc
+	sink   *lokisink.Sink
+	logger *slog.Logger
+	client *http.Client
+}
+
+// receiver is one of the compared sources with its prepared requests.
+type receiver struct {
+	name   string // component
+	label  string // value of the source label its entries carry
+	shape  loadgen.Shape
+	target loadgen.Target
+}
+
+// Measurement is one run against one receiver.
+type Measurement struct {
+	Receiver      string         `json:"receiver"`
+	Shape         string         `json:"shape"`
+	Round         int            `json:"round,omitempty"`
+	Load          loadgen.Result `json:"load"`
+	Delivered     int64          `json:"delivered_to_sink"` // entries that reached the sink
+	CPUSeconds    float64        `json:"alloy_cpu_seconds"`
+	CPUPerMillion float64        `json:"alloy_cpu_seconds_per_million_events"`
+	RSSMaxMiB     float64        `json:"alloy_rss_max_mib"`
+}
+
+const bodiesPerTarget = 32
+
+func (b *bench) receivers() []receiver {
+	return []receiver{b.curated(loadgen.Batch), b.lokiAPI(), b.faro()}
+}
+
+// batches returns bodiesPerTarget batches of distinct events.
+func (b *bench) batches(size int) [][]loadgen.Event {
+	now := time.Now()
+	out := make([][]loadgen.Event, bodiesPerTarget)
+	for i := range out {
+		out[i] = make([]loadgen.Event, size)
+		for j := range out[i] {
+			out[i][j] = loadgen.Collabmaker(i*size+j, now)
+		}
+	}
+	return out
+}
+
+func (b *bench) curated(shape loadgen.Shape) receiver {
+	size := b.o.batch
+	if shape == loadgen.Single {
+		size = 1
+	}
+	t := loadgen.Target{URL: b.a.curated + "/v1/events"}
+	for _, evs := range b.batches(size) {
+		data, ct, enc, err := loadgen.CuratedBody(evs, shape)
+		if err != nil {
+			panic(err) // shapes are the constants above
+		}
+		t.Bodies = append(t.Bodies, loadgen.Body{Data: data, ContentType: ct, Encoding: enc, Events: len(evs)})
+	}
+	return receiver{name: "curated_api", label: "curated", shape: shape, target: t}
+}
+
+func (b *bench) lokiAPI() receiver {
+	t := loadgen.Target{URL: b.a.lokiAPI + "/loki/api/v1/push"}
+	for _, evs := range b.batches(b.o.batch) {
+		data, err := loadgen.LokiPushBody(evs)
+		if err != nil {
+			panic(err)
+		}
+		t.Bodies = append(t.Bodies, loadgen.Body{Data: data, ContentType: "application/json", Events: len(evs)})
+	}
+	return receiver{name: "loki.source.api", label: "loki", shape: loadgen.Batch, target: t}
+}
+
+func (b *bench) faro() receiver {
+	t := loadgen.Target{URL: b.a.faro + "/collect"}
+	for _, evs := range b.batches(b.o.batch) {
+		data, err := loadgen.FaroBody(evs)
+		if err != nil {
+			panic(err)
+		}
+		t.Bodies = append(t.Bodies, loadgen.Body{Data: data, ContentType: "application/json", Events: len(evs)})
+	}
+	return receiver{name: "faro.receiver", label: "faro", shape: loadgen.Batch, target: t}
+}
+
+// measure runs load against rc, waits until what it accepted reached the
+// sink, and charges alloy-custom's CPU time over the whole span to it.
+func (b *bench) measure(ctx context.Context, rc receiver, opts loadgen.Options, profile bool) (Measurement, error) {
+	m := Measurement{Receiver: rc.name, Shape: string(rc.shape)}
+	before, err := loadgen.ReadProc(b.a.pid())
+	if err != nil {
+		return m, err
+	}
+	delivered0 := b.sink.Stats().ByLabel[rc.label]
+
+	stopSampling, _ := b.sampleRSS(100 * time.Millisecond)
+	var profWG sync.WaitGroup
+	if profile {
+		profWG.Add(1)
+		go func() {
+			defer profWG.Done()
+			secs := int(opts.Duration.Seconds()) - 2
+			if err := b.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(secs, 1)), "curated_api.cpu.pprof"); err != nil {
+				b.logger.Warn("CPU profile failed", "err", err)
+			}
+		}()
+	}
+	res, err := loadgen.Run(ctx, b.client, rc.target, opts)
+	if err != nil {
+		stopSampling()
+		return m, err
+	}
+	profWG.Wait()
+	if profile {
+		if err := b.fetch("/debug/pprof/heap", "curated_api.heap.pprof"); err != nil {
+			b.logger.Warn("heap profile failed", "err", err)
+		}
+	}
+	m.Load = res
+	if b.o.lokiURL == "" {
+		// Everything acknowledged must reach the sink before the next run.
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			m.Delivered = b.sink.Stats().ByLabel[rc.label] - delivered0
+			if m.Delivered >= int64(res.Accepted) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if m.Delivered < int64(res.Accepted) {
+			stopSampling()
+			return m, fmt.Errorf("%s: %d events acknowledged but only %d reached the sink", rc.name, res.Accepted, m.Delivered)
+		}
+	}
+	m.RSSMaxMiB = mib(stopSampling())
+	after, err := loadgen.ReadProc(b.a.pid())
+	if err != nil {
+		return m, err
+	}
+	m.CPUSeconds = after.CPUSeconds - before.CPUSeconds
+	if res.Accepted > 0 {
+		m.CPUPerMillion = m.CPUSeconds / float64(res.Accepted) * 1e6
+	}
+	return m, nil
+}
+
+// sampleRSS samples alloy-custom's resident memory until the returned stop
+// function is called; stop returns the maximum seen.
+func (b *bench) sampleRSS(every time.Duration) (stop func() int64, samples *[]int64) {
+	var (
+		mu   sync.Mutex
+		all  []int64
+		peak int64
+		done = make(chan struct{})
+		wg   sync.WaitGroup
+	)
+	record := func() {
+		if st, err := loadgen.ReadProc(b.a.pid()); err == nil {
+			mu.Lock()
+			all = append(all, st.RSSBytes)
+			peak = max(peak, st.RSSBytes)
+			mu.Unlock()
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			record()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		wg.Wait()
+		record()
+		return peak
+	}, &all
+}
+
+// Overload is the 10x run: memory over time while the API sheds load.
+type Overload struct {
+	Factor      float64        `json:"factor"`
+	TargetEPS   float64        `json:"target_events_per_second"`
+	Load        loadgen.Result `json:"load"`
+	RSSMiB      []float64      `json:"alloy_rss_mib_each_second"`
+	RSSStartMiB float64        `json:"alloy_rss_start_mib"`
+	RSSMaxMiB   float64        `json:"alloy_rss_max_mib"`
+	RSSEndMiB   float64        `json:"alloy_rss_end_mib"`
+	Delivered   int64          `json:"delivered_to_sink"`
+}
+
+func (b *bench) overloadRun(ctx context.Context, rps float64) (Overload, error) {
+	rc := b.curated(loadgen.Batch)
+	ov := Overload{TargetEPS: rps * float64(b.o.batch)}
+	delivered0 := b.sink.Stats().ByLabel[rc.label]
+	stop, samples := b.sampleRSS(time.Second)
+	res, err := loadgen.Run(ctx, loadgen.NewClient(512), rc.target,
+		loadgen.Options{Mode: loadgen.Fixed, Rate: rps, Concurrency: 512, Duration: b.o.overloadFor, Timeout: 10 * time.Second})
+	peak := stop()
+	if err != nil {
+		return ov, err
+	}
+	ov.Load = res
+	for _, s := range *samples {
+		ov.RSSMiB = append(ov.RSSMiB, float64(int(mib(s)*10))/10)
+	}
+	if n := len(ov.RSSMiB); n > 0 {
+		ov.RSSStartMiB, ov.RSSEndMiB = ov.RSSMiB[0], ov.RSSMiB[n-1]
+	}
+	ov.RSSMaxMiB = mib(peak)
+	if b.o.lokiURL == "" {
+		deadline := time.Now().Add(60 * time.Second)
+		for ov.Delivered < int64(res.Accepted) && time.Now().Before(deadline) {
+			time.Sleep(100 * time.Millisecond)
+			ov.Delivered = b.sink.Stats().ByLabel[rc.label] - delivered0
+		}
+		if ov.Delivered < int64(res.Accepted) {
+			return ov, fmt.Errorf("overload: %d events acknowledged but only %d reached the sink", res.Accepted, ov.Delivered)
+		}
+	}
+	return ov, nil
+}
+
+// fetch saves a pprof endpoint of alloy-custom's HTTP server to the out dir.
+func (b *bench) fetch(path, file string) error {
+	resp, err := http.Get(b.a.ui + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	f, err := os.Create(filepath.Join(b.o.out, file))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}

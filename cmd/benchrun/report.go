@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/grafana/alloy/curated/internal/lokisink"
+)
+
+type report struct {
+	Machine    map[string]any     `json:"machine"`
+	Started    time.Time          `json:"started"`
+	Options    map[string]any     `json:"options"`
+	SinkIsLoki bool               `json:"sink_is_real_loki"`
+	Saturation []Measurement      `json:"saturation"`
+	Fixed      []Measurement      `json:"fixed_rate"`
+	Shapes     []Measurement      `json:"curated_shapes,omitempty"`
+	Summary    map[string]Summary `json:"summary"`
+	Ratios     map[string]float64 `json:"ratios_curated_over"`
+	Overload   *Overload          `json:"overload,omitempty"`
+	PeakRSSMiB float64            `json:"alloy_peak_rss_mib"`
+	Sink       lokisink.Stats     `json:"sink"`
+}
+
+// Summary is one receiver's medians over the rounds.
+type Summary struct {
+	EventsPerSecond float64 `json:"events_per_second"`
+	CPUPerMillion   float64 `json:"alloy_cpu_seconds_per_million_events"`
+	FixedP50        float64 `json:"fixed_rate_p50_ms"`
+	FixedP99        float64 `json:"fixed_rate_p99_ms"`
+	RSSMaxMiB       float64 `json:"alloy_rss_max_mib"`
+}
+
+var order = []string{"curated_api", "loki.source.api", "faro.receiver"}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func (r *report) summarize() {
+	r.Summary = map[string]Summary{}
+	for _, name := range order {
+		var eps, cpu []float64
+		var s Summary
+		for _, m := range r.Saturation {
+			if m.Receiver == name {
+				eps = append(eps, m.Load.EPS)
+				cpu = append(cpu, m.CPUPerMillion)
+				s.RSSMaxMiB = max(s.RSSMaxMiB, m.RSSMaxMiB)
+			}
+		}
+		s.EventsPerSecond, s.CPUPerMillion = median(eps), median(cpu)
+		for _, m := range r.Fixed {
+			if m.Receiver == name {
+				s.FixedP50, s.FixedP99 = m.Load.Latency.P50, m.Load.Latency.P99
+			}
+		}
+		r.Summary[name] = s
+	}
+	c := r.Summary["curated_api"]
+	r.Ratios = map[string]float64{}
+	for _, other := range order[1:] {
+		o := r.Summary[other]
+		key := strings.TrimSuffix(strings.TrimPrefix(other, "loki.source."), ".receiver")
+		if o.EventsPerSecond > 0 {
+			r.Ratios[key+"_events_per_second"] = c.EventsPerSecond / o.EventsPerSecond
+		}
+		if o.CPUPerMillion > 0 {
+			r.Ratios[key+"_cpu_per_event"] = c.CPUPerMillion / o.CPUPerMillion
+		}
+		if o.FixedP99 > 0 {
+			r.Ratios[key+"_p99"] = c.FixedP99 / o.FixedP99
+		}
+	}
+}
+
+func (r *report) write(dir string) error {
+	if err := writeJSON(filepath.Join(dir, "results.json"), r); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "results.md"), []byte(r.markdown()), 0o644)
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	sink := "counting Loki stand-in (internal/lokisink)"
+	if r.SinkIsLoki {
+		sink = "a real Loki"
+	}
+	p("Run %s on %v (%v CPUs, %v, %v); loki.write pushes to %s. Options: %v.\n\n",
+		r.Started.Format(time.RFC3339), r.Machine["cpu"], r.Machine["cpus"], r.Machine["memory"], r.Machine["go"], sink, r.Options)
+
+	p("| Receiver | events/s at saturation (median) | CPU-s per 1M events | p50 / p99 at fixed rate (ms) | max RSS during its runs (MiB) |\n")
+	p("|---|---|---|---|---|\n")
+	for _, name := range order {
+		s := r.Summary[name]
+		p("| `%s` | %s | %.1f | %.2f / %.2f | %.0f |\n", name, thousands(s.EventsPerSecond), s.CPUPerMillion, s.FixedP50, s.FixedP99, s.RSSMaxMiB)
+	}
+	p("\nRatios, curated_api over the other (events/s: higher is better; CPU and p99: lower is better):\n\n")
+	p("| vs | events/s | CPU per event | p99 |\n|---|---|---|---|\n")
+	for _, k := range []string{"loki", "faro"} {
+		p("| %s | %.2f | %.2f | %.2f |\n", map[string]string{"loki": "`loki.source.api`", "faro": "`faro.receiver`"}[k],
+			r.Ratios[k+"_events_per_second"], r.Ratios[k+"_cpu_per_event"], r.Ratios[k+"_p99"])
+	}
+	p("\nEvery round (saturation):\n\n| Round | Receiver | events/s | requests | statuses | delivered | CPU-s | max RSS MiB |\n|---|---|---|---|---|---|---|---|\n")
+	for _, m := range r.Saturation {
+		p("| %d | `%s` | %s | %d | %v | %d | %.1f | %.0f |\n", m.Round, m.Receiver, thousands(m.Load.EPS), m.Load.Requests,
+			m.Load.Statuses, m.Delivered, m.CPUSeconds, m.RSSMaxMiB)
+	}
+	if len(r.Shapes) > 0 {
+		p("\ncurated_api by payload shape (saturation):\n\n| Shape | events/s | requests/s | p99 (ms) | CPU-s per 1M events |\n|---|---|---|---|---|\n")
+		for _, m := range r.Shapes {
+			p("| %s | %s | %s | %.2f | %.1f |\n", m.Shape, thousands(m.Load.EPS), thousands(m.Load.RPS), m.Load.Latency.P99, m.CPUPerMillion)
+		}
+	}
+	if ov := r.Overload; ov != nil {
+		p("\nOverload: %.0f× curated_api's saturation rate (%s events/s offered) for %.0f s: statuses %v, %d events accepted and all %d delivered; RSS %.0f MiB at the start, %.0f MiB at most, %.0f MiB at the end.\n",
+			ov.Factor, thousands(ov.TargetEPS), ov.Load.Seconds, ov.Load.Statuses, ov.Load.Accepted, ov.Delivered,
+			ov.RSSStartMiB, ov.RSSMaxMiB, ov.RSSEndMiB)
+	}
+	p("\nalloy-custom peak RSS over the whole run: %.0f MiB. Sink: %d entries in %d pushes.\n", r.PeakRSSMiB, r.Sink.Entries, r.Sink.Requests)
+	return b.String()
+}
+
+func thousands(f float64) string {
+	s := fmt.Sprintf("%.0f", f)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
