@@ -60,7 +60,7 @@ func openInChromium(t *testing.T, url string, reports <-chan pageReport) pageRep
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
-		t.Fatal("chromium is not installed; `make test` installs Debian's chromium package (scripts/ensure-chromium.sh)")
+		t.Fatal("chromium is not installed; `make test` installs Debian's chromium package (scripts/ensure-package.sh)")
 	}
 	p := start(t, "chromium", nil, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",

@@ -22,15 +22,33 @@ func TestShippedConfigsAreValid(t *testing.T) {
 			if out, err := exec.Command(alloyBin, "fmt", "--test", f).CombinedOutput(); err != nil {
 				t.Errorf("alloy fmt --test: %v\n%s", err, out)
 			}
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
 			stability := "public-preview"
-			if strings.Contains(f, "durable") { // loki.write's WAL is experimental
+			if strings.Contains(string(src), "wal {") { // loki.write's WAL is experimental
 				stability = "experimental"
 			}
 			cmd := exec.Command(alloyBin, "validate", "--stability.level="+stability, f)
+			// What ECS injects into configs/fargate.alloy.
+			cmd.Env = append(os.Environ(), "COLLABMAKER_API_KEY=k1", "BACKEND_API_KEY=k2",
+				"LOKI_PUSH_URL=http://loki.curated.internal:3100/loki/api/v1/push")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Errorf("alloy validate: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestDeployLokiConfigIsValid checks the Loki config that deploy/ runs on
+// Fargate with the pinned Loki's own -verify-config.
+func TestDeployLokiConfigIsValid(t *testing.T) {
+	cmd := exec.Command(lokiBin, "-config.file="+filepath.Join(repoRoot, "deploy", "loki.yaml"),
+		"-config.expand-env=true", "-verify-config")
+	cmd.Env = append(os.Environ(), "LOKI_BUCKET=alloy-curated-loki", "AWS_REGION=ap-northeast-2")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("loki -verify-config: %v\n%s", err, out)
 	}
 }
 

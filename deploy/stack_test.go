@@ -1,0 +1,465 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Synthesizing starts CDK's Node.js kernel, which takes seconds: do it once.
+var (
+	tmpl assertions.Template
+	doc  template
+)
+
+type template struct {
+	Resources  map[string]resource       `json:"Resources"`
+	Parameters map[string]map[string]any `json:"Parameters"`
+}
+
+type resource struct {
+	Type       string         `json:"Type"`
+	Properties map[string]any `json:"Properties"`
+}
+
+func TestMain(m *testing.M) {
+	app := awscdk.NewApp(nil)
+	stack := NewCuratedStack(app, "Test", defaultConfig(), nil)
+	tmpl = assertions.Template_FromStack(stack, nil)
+	raw, err := json.Marshal(tmpl.ToJSON())
+	if err == nil {
+		err = json.Unmarshal(raw, &doc)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "reading the synthesized template:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+func TestVpcSpansTwoAZsWithPublicAndPrivateSubnets(t *testing.T) {
+	check(t, func() {
+		tmpl.ResourceCountIs(jsii.String("AWS::EC2::VPC"), jsii.Number(1))
+	})
+	check(t, func() {
+		tmpl.ResourceCountIs(jsii.String("AWS::EC2::NatGateway"), jsii.Number(2))
+	})
+	var public, private []string
+	azs := map[string]bool{}
+	for id, r := range doc.ofType("AWS::EC2::Subnet") {
+		az, _ := json.Marshal(r.Properties["AvailabilityZone"])
+		azs[string(az)] = true
+		if r.Properties["MapPublicIpOnLaunch"] == true {
+			public = append(public, id)
+		} else {
+			private = append(private, id)
+		}
+	}
+	if len(public) != 2 || len(private) != 2 || len(azs) != 2 {
+		t.Fatalf("subnets: public %v, private %v over %d AZs; want 2 + 2 over 2", public, private, len(azs))
+	}
+}
+
+func TestAlbTerminatesTLSAndRedirectsHTTP(t *testing.T) {
+	check(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::LoadBalancer"), map[string]any{
+			"Scheme": "internet-facing",
+			"Type":   "application",
+		})
+	})
+	check(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{
+			"Port":         443,
+			"Protocol":     "HTTPS",
+			"Certificates": []any{map[string]any{"CertificateArn": map[string]any{"Ref": "CertificateArn"}}},
+			"DefaultActions": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Type": "fixed-response",
+			})},
+		})
+	})
+	check(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{
+			"Port":     80,
+			"Protocol": "HTTP",
+			"DefaultActions": []any{map[string]any{
+				"Type": "redirect",
+				"RedirectConfig": map[string]any{
+					"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301",
+				},
+			}},
+		})
+	})
+	if p := doc.Parameters["CertificateArn"]; p["Type"] != "String" || p["Default"] != nil {
+		t.Errorf("CertificateArn parameter = %v; want a String without default", p)
+	}
+}
+
+func TestEventAPIPathGoesToAlloyWithHealthCheck(t *testing.T) {
+	check(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::ListenerRule"), map[string]any{
+			"Conditions": []any{map[string]any{
+				"Field":             "path-pattern",
+				"PathPatternConfig": map[string]any{"Values": []any{"/v1/events", "/v1/events/*"}},
+			}},
+			"Actions": []any{assertions.Match_ObjectLike(&map[string]any{
+				"Type":           "forward",
+				"TargetGroupArn": map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("^AlbHttpsAlloyGroup"))},
+			})},
+		})
+	})
+	check(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::TargetGroup"), map[string]any{
+			"Port":                       eventsPort,
+			"Protocol":                   "HTTP",
+			"TargetType":                 "ip",
+			"HealthCheckPath":            "/healthz",
+			"HealthyThresholdCount":      2,
+			"TargetGroupAttributes":      assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "deregistration_delay.timeout_seconds", "Value": "15"}}),
+			"HealthCheckIntervalSeconds": 10,
+		})
+	})
+}
+
+func TestAlloyServiceIsHighlyAvailable(t *testing.T) {
+	id, svc := doc.service(t, "Alloy")
+	if svc.Properties["DesiredCount"] != float64(2) || svc.Properties["LaunchType"] != "FARGATE" {
+		t.Errorf("%s: DesiredCount %v, LaunchType %v; want 2 tasks on FARGATE", id, svc.Properties["DesiredCount"], svc.Properties["LaunchType"])
+	}
+	dc := svc.Properties["DeploymentConfiguration"].(map[string]any)
+	if dc["MinimumHealthyPercent"] != float64(100) || dc["DeploymentCircuitBreaker"] == nil {
+		t.Errorf("deployment configuration %v: want 100%% healthy during rollouts and a rollback circuit breaker", dc)
+	}
+	// Spread over AZs: Fargate places tasks across the subnets given, which
+	// must be exactly the two private subnets.
+	subnets := doc.serviceSubnets(t, svc)
+	if len(subnets) != 2 {
+		t.Fatalf("subnets %v; want the 2 private subnets", subnets)
+	}
+	for _, s := range subnets {
+		if doc.Resources[s].Properties["MapPublicIpOnLaunch"] != false {
+			t.Errorf("subnet %s is public", s)
+		}
+	}
+	for _, name := range []string{"Alloy", "Loki", "Grafana"} {
+		_, svc := doc.service(t, name)
+		nc := svc.Properties["NetworkConfiguration"].(map[string]any)["AwsvpcConfiguration"].(map[string]any)
+		if nc["AssignPublicIp"] != "DISABLED" {
+			t.Errorf("%s: AssignPublicIp = %v", name, nc["AssignPublicIp"])
+		}
+	}
+}
+
+func TestAlloyAutoscalesOnCPUAndRequests(t *testing.T) {
+	check(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ApplicationAutoScaling::ScalableTarget"), map[string]any{
+			"MinCapacity":       2,
+			"MaxCapacity":       10,
+			"ScalableDimension": "ecs:service:DesiredCount",
+		})
+	})
+	metrics := map[string]bool{}
+	for _, r := range doc.ofType("AWS::ApplicationAutoScaling::ScalingPolicy") {
+		cfg := r.Properties["TargetTrackingScalingPolicyConfiguration"].(map[string]any)
+		spec := cfg["PredefinedMetricSpecification"].(map[string]any)
+		metrics[spec["PredefinedMetricType"].(string)] = true
+	}
+	if !metrics["ECSServiceAverageCPUUtilization"] || !metrics["ALBRequestCountPerTarget"] || len(metrics) != 2 {
+		t.Errorf("target tracking on %v; want CPU and ALB request count", metrics)
+	}
+}
+
+func TestContainersAndEnvironment(t *testing.T) {
+	alloy := doc.container(t, "AlloyTask", "alloy")
+	env := envOf(alloy)
+	if env["LOKI_PUSH_URL"] != "http://loki.curated.internal:3100/loki/api/v1/push" {
+		t.Errorf("LOKI_PUSH_URL = %v", env["LOKI_PUSH_URL"])
+	}
+	secrets := map[string]bool{}
+	for _, s := range alloy["Secrets"].([]any) {
+		secrets[s.(map[string]any)["Name"].(string)] = true
+	}
+	if !secrets["COLLABMAKER_API_KEY"] || !secrets["BACKEND_API_KEY"] {
+		t.Errorf("alloy secrets %v; want both API keys from Secrets Manager", secrets)
+	}
+	if ports := portsOf(alloy); !ports[eventsPort] || !ports[alloyUIPort] {
+		t.Errorf("alloy ports %v", ports)
+	}
+
+	loki := doc.container(t, "LokiTask", "loki")
+	if ports := portsOf(loki); !ports[lokiPort] || len(ports) != 1 {
+		t.Errorf("loki ports %v", ports)
+	}
+	if dep := loki["DependsOn"]; dep == nil {
+		t.Error("loki must wait for its config file")
+	}
+	lokiInit := doc.container(t, "LokiTask", "loki-config-init")
+	if cfg, _ := json.Marshal(envOf(lokiInit)["CONTENT"]); !strings.Contains(string(cfg), "object_store: s3") ||
+		strings.Contains(string(cfg), "${") || !strings.Contains(string(cfg), "LokiBucket") {
+		t.Errorf("Loki's config must store on S3 in the stack's bucket, with nothing left to expand: %s", cfg)
+	}
+
+	grafana := doc.container(t, "GrafanaTask", "grafana")
+	genv := envOf(grafana)
+	for k, want := range map[string]string{
+		"GF_AUTH_ANONYMOUS_ENABLED":     "false",
+		"GF_USERS_ALLOW_SIGN_UP":        "false",
+		"GF_USERS_AUTO_ASSIGN_ORG_ROLE": "Viewer",
+	} {
+		if genv[k] != want {
+			t.Errorf("grafana %s = %v; want %s", k, genv[k], want)
+		}
+	}
+	ds := envOf(doc.container(t, "GrafanaTask", "grafana-datasources-init"))["CONTENT"]
+	if s, _ := ds.(string); !strings.Contains(s, "type: loki") || !strings.Contains(s, "url: http://loki.curated.internal:3100") {
+		t.Errorf("Grafana's Loki datasource is not provisioned: %v", ds)
+	}
+}
+
+// The stop timeout must outlast the shutdown that configs/fargate.alloy asks
+// for, or ECS kills tasks that still hold acknowledged events.
+func TestAlloyStopTimeoutCoversDrain(t *testing.T) {
+	cfg, err := os.ReadFile("../configs/fargate.alloy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total time.Duration
+	for _, attr := range []string{"graceful_shutdown_timeout", "drain_timeout"} {
+		m := regexp.MustCompile(attr + `\s*=\s*"([^"]+)"`).FindSubmatch(cfg)
+		if m == nil {
+			t.Fatalf("configs/fargate.alloy sets no %s", attr)
+		}
+		d, err := time.ParseDuration(string(m[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += d
+	}
+	stop := doc.container(t, "AlloyTask", "alloy")["StopTimeout"]
+	if s, ok := stop.(float64); !ok || time.Duration(s)*time.Second <= total || s > 120 {
+		t.Errorf("alloy StopTimeout = %v s; want more than %v (shutdown + drain) and at most Fargate's 120 s", stop, total)
+	}
+}
+
+func TestCloudMapNamespace(t *testing.T) {
+	check(t, func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::ServiceDiscovery::PrivateDnsNamespace"), map[string]any{
+			"Name": namespace,
+		})
+	})
+	names := map[string]bool{}
+	for _, r := range doc.ofType("AWS::ServiceDiscovery::Service") {
+		names[r.Properties["Name"].(string)] = true
+	}
+	for _, n := range []string{"alloy", "loki", "grafana"} {
+		if !names[n] {
+			t.Errorf("no Cloud Map service %q (have %v)", n, names)
+		}
+	}
+}
+
+// Only ALB -> alloy, ALB -> Grafana, alloy -> Loki and Grafana -> Loki; the
+// world reaches the ALB's 80 and 443 and nothing else.
+func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
+	got := doc.ingressRules(t)
+	want := []string{
+		"AlbSecurityGroup:443<-0.0.0.0/0",
+		"AlbSecurityGroup:80<-0.0.0.0/0",
+		"AlloySg:8080<-AlbSecurityGroup",
+		"GrafanaSg:3000<-AlbSecurityGroup",
+		"LokiSg:3100<-AlloySg",
+		"LokiSg:3100<-GrafanaSg",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("ingress rules:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Loki's task role may touch its bucket and nothing else.
+func TestLokiTaskRoleIsScopedToItsBucket(t *testing.T) {
+	found := false
+	for id, r := range doc.ofType("AWS::IAM::Policy") {
+		roles, _ := json.Marshal(r.Properties["Roles"])
+		if !strings.Contains(string(roles), "LokiTaskTaskRole") {
+			continue
+		}
+		found = true
+		stmts := r.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any)
+		for _, s := range stmts {
+			res, _ := json.Marshal(s.(map[string]any)["Resource"])
+			for _, part := range regexp.MustCompile(`"Fn::GetAtt":\["([^"]+)","Arn"\]`).FindAllStringSubmatch(string(res), -1) {
+				if !strings.HasPrefix(part[1], "LokiBucket") {
+					t.Errorf("%s: statement on %s", id, part[1])
+				}
+			}
+			if strings.Contains(string(res), `"*"`) || !strings.Contains(string(res), "LokiBucket") {
+				t.Errorf("%s: statement resources %s; want only the Loki bucket", id, res)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no policy on Loki's task role")
+	}
+	for id, r := range doc.ofType("AWS::IAM::Policy") {
+		roles, _ := json.Marshal(r.Properties["Roles"])
+		if strings.Contains(string(roles), "AlloyTaskTaskRole") || strings.Contains(string(roles), "GrafanaTaskTaskRole") {
+			t.Errorf("%s grants the alloy or Grafana task role permissions it does not need", id)
+		}
+	}
+}
+
+func TestLogGroups(t *testing.T) {
+	groups := doc.ofType("AWS::Logs::LogGroup")
+	var names []string
+	for _, r := range groups {
+		if r.Properties["RetentionInDays"] != float64(30) {
+			t.Errorf("log group %v keeps logs %v days; want 30", r.Properties["LogGroupName"], r.Properties["RetentionInDays"])
+		}
+		names = append(names, r.Properties["LogGroupName"].(string))
+	}
+	sort.Strings(names)
+	want := "/alloy-curated/prod/alloy /alloy-curated/prod/grafana /alloy-curated/prod/grafana-datasources-init /alloy-curated/prod/loki /alloy-curated/prod/loki-config-init"
+	if strings.Join(names, " ") != want {
+		t.Errorf("log groups %v; want %s", names, want)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.AlloyMin = 1
+	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "alloyMinTasks") {
+		t.Errorf("one alloy task must be refused: %v", err)
+	}
+	cfg = defaultConfig()
+	cfg.AlloyMax = 1
+	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "alloyMaxTasks") {
+		t.Errorf("max below min must be refused: %v", err)
+	}
+	if err := defaultConfig().validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+// --- template helpers ---
+
+// check turns a failed CDK assertion, which panics, into a test error.
+func check(t *testing.T, assertion func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%v", r)
+		}
+	}()
+	assertion()
+}
+
+func (d template) ofType(typ string) map[string]resource {
+	out := map[string]resource{}
+	for id, r := range d.Resources {
+		if r.Type == typ {
+			out[id] = r
+		}
+	}
+	return out
+}
+
+// service finds the ECS service whose logical ID starts with prefix+"Service".
+func (d template) service(t *testing.T, prefix string) (string, resource) {
+	t.Helper()
+	for id, r := range d.ofType("AWS::ECS::Service") {
+		if strings.HasPrefix(id, prefix+"Service") {
+			return id, r
+		}
+	}
+	t.Fatalf("no %s service", prefix)
+	return "", resource{}
+}
+
+func (d template) serviceSubnets(t *testing.T, svc resource) []string {
+	t.Helper()
+	nc := svc.Properties["NetworkConfiguration"].(map[string]any)["AwsvpcConfiguration"].(map[string]any)
+	var out []string
+	for _, s := range nc["Subnets"].([]any) {
+		out = append(out, s.(map[string]any)["Ref"].(string))
+	}
+	return out
+}
+
+func (d template) container(t *testing.T, taskPrefix, name string) map[string]any {
+	t.Helper()
+	for id, r := range d.ofType("AWS::ECS::TaskDefinition") {
+		if !strings.HasPrefix(id, taskPrefix) {
+			continue
+		}
+		for _, c := range r.Properties["ContainerDefinitions"].([]any) {
+			if c := c.(map[string]any); c["Name"] == name {
+				return c
+			}
+		}
+	}
+	t.Fatalf("no container %s in %s", name, taskPrefix)
+	return nil
+}
+
+func envOf(c map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, e := range c["Environment"].([]any) {
+		e := e.(map[string]any)
+		out[e["Name"].(string)] = e["Value"]
+	}
+	return out
+}
+
+func portsOf(c map[string]any) map[int]bool {
+	out := map[int]bool{}
+	for _, p := range c["PortMappings"].([]any) {
+		out[int(p.(map[string]any)["ContainerPort"].(float64))] = true
+	}
+	return out
+}
+
+// ingressRules lists every ingress rule, inline or standalone, as
+// "GroupPrefix:port<-source", with logical IDs cut before their hash.
+func (d template) ingressRules(t *testing.T) []string {
+	t.Helper()
+	short := func(v any) string {
+		b, _ := json.Marshal(v)
+		m := regexp.MustCompile(`"Fn::GetAtt":\["([A-Za-z]+?)[0-9A-F]{8}","GroupId"\]`).FindStringSubmatch(string(b))
+		if m == nil {
+			return string(b)
+		}
+		return m[1]
+	}
+	var out []string
+	add := func(group string, rule map[string]any) {
+		src, ok := rule["CidrIp"].(string)
+		if !ok {
+			src = short(rule["SourceSecurityGroupId"])
+		}
+		out = append(out, fmt.Sprintf("%s:%v<-%s", group, rule["FromPort"], src))
+		if rule["FromPort"] != rule["ToPort"] {
+			t.Errorf("%s: port range %v-%v; want single ports", group, rule["FromPort"], rule["ToPort"])
+		}
+	}
+	for id, r := range d.ofType("AWS::EC2::SecurityGroup") {
+		rules, _ := r.Properties["SecurityGroupIngress"].([]any)
+		for _, rule := range rules {
+			add(regexp.MustCompile(`[0-9A-F]{8}$`).ReplaceAllString(id, ""), rule.(map[string]any))
+		}
+	}
+	for _, r := range d.ofType("AWS::EC2::SecurityGroupIngress") {
+		add(short(r.Properties["GroupId"]), r.Properties)
+	}
+	sort.Strings(out)
+	return out
+}
