@@ -140,7 +140,7 @@ func decodeEnvelope(obj object, lim Limits) ([]Item, error) {
 	return decodeEvents(raws, ctx, lim)
 }
 
-func decodeEvents(raws [][]byte, ctx *partial, lim Limits) ([]Item, error) {
+func decodeEvents(raws []element, ctx *partial, lim Limits) ([]Item, error) {
 	if len(raws) == 0 {
 		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "no events in request"}
 	}
@@ -148,14 +148,14 @@ func decodeEvents(raws [][]byte, ctx *partial, lim Limits) ([]Item, error) {
 		return nil, tooMany(len(raws), lim)
 	}
 	items := make([]Item, len(raws))
-	for i, raw := range raws {
-		items[i] = decodeRaw(raw, ctx, lim)
+	for i := range raws {
+		items[i] = decodeRaw(&raws[i], ctx, lim)
 	}
 	return items, nil
 }
 
 func decodeNDJSON(body []byte, lim Limits) ([]Item, error) {
-	var lines [][]byte
+	var lines []element
 	for len(body) > 0 {
 		line := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -164,14 +164,15 @@ func decodeNDJSON(body []byte, lim Limits) ([]Item, error) {
 			body = nil
 		}
 		if line = bytes.TrimSpace(line); len(line) > 0 {
-			lines = append(lines, line)
+			lines = append(lines, element{raw: line})
 		}
 	}
 	return decodeEvents(lines, nil, lim)
 }
 
 // decodeRaw decodes one event object; any problem becomes a per-event error.
-func decodeRaw(raw []byte, ctx *partial, lim Limits) Item {
+func decodeRaw(el *element, ctx *partial, lim Limits) Item {
+	raw := el.raw
 	if lim.MaxEventBytes > 0 && len(raw) > lim.MaxEventBytes {
 		return Item{Errors: []FieldError{tooLarge(len(raw), lim)}}
 	}
@@ -185,11 +186,14 @@ func decodeRaw(raw []byte, ctx *partial, lim Limits) Item {
 		}
 		return Item{Errors: []FieldError{{Code: CodeMalformed, Reason: reason}}}
 	}
-	obj, err := readObject(raw)
-	if err != nil {
-		return Item{Errors: []FieldError{{Code: CodeMalformed, Reason: "invalid JSON: " + err.Error()}}}
+	if !el.parsed {
+		obj, err := readObject(raw)
+		if err != nil {
+			return Item{Errors: []FieldError{{Code: CodeMalformed, Reason: "invalid JSON: " + err.Error()}}}
+		}
+		el.obj = obj
 	}
-	ev, errs := decodeObject(&obj, ctx, lim)
+	ev, errs := decodeObject(&el.obj, ctx, lim)
 	return Item{Event: ev, Errors: errs}
 }
 

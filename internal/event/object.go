@@ -79,28 +79,37 @@ func readObject(data []byte) (object, error) {
 		}
 		return o, &syntaxError{"not an object"}
 	}
+	if err := r.object(&o, 0); err != nil {
+		return o, err
+	}
+	return o, r.end()
+}
+
+// object reads the object at r.pos (its '{') into o, validating it.
+func (r *reader) object(o *object, depth int) error {
+	data := r.data
 	r.pos++
 	r.ws()
 	if r.pos < len(data) && data[r.pos] == '}' {
 		r.pos++
-		return o, r.end()
+		return nil
 	}
 	for {
 		r.ws()
 		if r.pos >= len(data) || data[r.pos] != '"' {
-			return o, r.errAt("looking for beginning of object key string")
+			return r.errAt("looking for beginning of object key string")
 		}
 		start := r.pos
 		if err := r.skipString(); err != nil {
-			return o, err
+			return err
 		}
 		key := unquote(data[start:r.pos])
 		if err := r.colon(); err != nil {
-			return o, err
+			return err
 		}
-		raw, err := r.skip(1)
+		raw, err := r.skip(depth + 1)
 		if err != nil {
-			return o, err
+			return err
 		}
 		if id, ok := lookupField(key); ok {
 			o.fields[id] = raw
@@ -109,10 +118,10 @@ func readObject(data []byte) (object, error) {
 		}
 		done, err := r.next('}', "object key:value pair")
 		if err != nil {
-			return o, err
+			return err
 		}
 		if done {
-			return o, r.end()
+			return nil
 		}
 	}
 }
@@ -127,9 +136,17 @@ func (o *object) setUnknown(key string, raw []byte) {
 	o.unknown = append(o.unknown, member{key, raw})
 }
 
-// readArray reads a whole JSON text that must be one array and returns its
-// elements' bytes.
-func readArray(data []byte) ([][]byte, error) {
+// element is one event of a request: its bytes and, when it was read as an
+// element of a JSON array and is an object, its members, read in the same
+// pass that validated the body.
+type element struct {
+	raw    []byte
+	parsed bool
+	obj    object
+}
+
+// readArray reads a whole JSON text that must be one array.
+func readArray(data []byte) ([]element, error) {
 	r := reader{data: data}
 	r.ws()
 	if r.pos >= len(data) || data[r.pos] != '[' {
@@ -137,17 +154,28 @@ func readArray(data []byte) ([][]byte, error) {
 	}
 	r.pos++
 	r.ws()
-	out := make([][]byte, 0, 16)
+	out := make([]element, 0, 16)
 	if r.pos < len(data) && data[r.pos] == ']' {
 		r.pos++
 		return out, r.end()
 	}
 	for {
-		raw, err := r.skip(1)
-		if err != nil {
-			return nil, err
+		r.ws()
+		if r.pos < len(data) && data[r.pos] == '{' {
+			out = append(out, element{parsed: true})
+			el := &out[len(out)-1]
+			start := r.pos
+			if err := r.object(&el.obj, 1); err != nil {
+				return nil, err
+			}
+			el.raw = data[start:r.pos]
+		} else {
+			raw, err := r.skip(1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, element{raw: raw})
 		}
-		out = append(out, raw)
 		done, err := r.next(']', "array element")
 		if err != nil {
 			return nil, err

@@ -215,21 +215,40 @@ func (r *reader) skipNumber() error {
 	return nil
 }
 
+// strStop marks the bytes that end a run of plain string content.
+var strStop = func() (t [256]bool) {
+	for c := 0; c < 0x20; c++ {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 // skipString moves past the string at r.pos (its opening quote).
 func (r *reader) skipString() error {
 	d := r.data
-	for i := r.pos + 1; i < len(d); i++ {
-		switch c := d[i]; {
-		case c == '"':
+	i := r.pos + 1
+	for {
+		for i < len(d) && !strStop[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			r.pos = len(d)
+			return r.errAt("")
+		}
+		switch d[i] {
+		case '"':
 			r.pos = i + 1
 			return nil
-		case c == '\\':
+		case '\\':
 			i++
 			if i >= len(d) {
-				break
+				r.pos = len(d)
+				return r.errAt("")
 			}
 			switch d[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i++
 			case 'u':
 				for k := 1; k <= 4; k++ {
 					if i+k >= len(d) || !isHex(d[i+k]) {
@@ -237,18 +256,16 @@ func (r *reader) skipString() error {
 						return r.errAt("in \\u hexadecimal character escape")
 					}
 				}
-				i += 4
+				i += 5
 			default:
 				r.pos = i
 				return r.errAt("in string escape code")
 			}
-		case c < 0x20:
+		default: // a control character
 			r.pos = i
 			return r.errAt("in string literal")
 		}
 	}
-	r.pos = len(d)
-	return r.errAt("")
 }
 
 func isHex(c byte) bool {
