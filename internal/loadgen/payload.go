@@ -53,8 +53,10 @@ func Collabmaker(i int, now time.Time) Event {
 		Service:   "collabmaker",
 		Level:     "info",
 		Timestamp: now,
-		TraceID:   fmt.Sprintf("%032x", uint64(i)*0x9e3779b97f4a7c15),
-		SessionID: fmt.Sprintf("sess-%016x", uint64(i/20)*0xbf58476d1ce4e5b9),
+		// IDs look like real ones: mixed hex, not long digit runs, which the
+		// default redaction would take for card numbers.
+		TraceID:   fmt.Sprintf("%016x%016x", mix(uint64(i)+1), mix(uint64(i)+2)),
+		SessionID: fmt.Sprintf("sess-%016x", mix(uint64(i/20)+3)),
 		Attributes: map[string]any{
 			"partner_id":  partner,
 			"country":     []string{"KR", "US", "JP", "DE", "BR", "IN"}[i%6],
@@ -68,7 +70,8 @@ func Collabmaker(i int, now time.Time) Event {
 	switch {
 	case i%50 == 0:
 		ev.Name, ev.Level = "shopify.sync", "error"
-		ev.Message = "Product sync to Shopify failed after 3 retries; the application stays stored and the worker retries it later."
+		// 1 in 50 events carries personal data that the default rules redact.
+		ev.Message = "Product sync to Shopify failed after 3 retries for partner contact jane.doe@example.com; the worker retries it later."
 		ev.Attributes["http_status"] = 502
 		ev.Attributes["shop_domain"] = "collab-partner-store.myshopify.com"
 		ev.Attributes["detail"] = map[string]any{"endpoint": "/admin/api/2024-10/products.json", "attempt": 3, "error_code": "THROTTLED"}
@@ -84,6 +87,14 @@ func Collabmaker(i int, now time.Time) Event {
 		ev.Attributes["fields_filled"] = 6 + i%4
 	}
 	return ev
+}
+
+// mix is splitmix64's finalizer: well-spread IDs from a counter.
+func mix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // curatedJSON is the event in the curated API's v1 format.
