@@ -215,13 +215,17 @@ type Overload struct {
 	Delivered   int64          `json:"delivered_to_sink"`
 }
 
+const overloadWorkers = 2048
+
 func (b *bench) overloadRun(ctx context.Context, rps float64) (Overload, error) {
 	rc := b.curated(loadgen.Batch)
 	ov := Overload{TargetEPS: rps * float64(b.o.batch)}
 	delivered0 := b.sink.Stats().ByLabel[rc.label]
 	stop, samples := b.sampleRSS(time.Second)
-	res, err := loadgen.Run(ctx, loadgen.NewClient(512), rc.target,
-		loadgen.Options{Mode: loadgen.Fixed, Rate: rps, Concurrency: 512, Duration: b.o.overloadFor, Timeout: 10 * time.Second})
+	// More workers than the component's max_concurrent_requests (1024), so
+	// its admission control, not the client, decides what is shed.
+	res, err := loadgen.Run(ctx, loadgen.NewClient(overloadWorkers), rc.target,
+		loadgen.Options{Mode: loadgen.Fixed, Rate: rps, Concurrency: overloadWorkers, Duration: b.o.overloadFor, Timeout: 10 * time.Second})
 	peak := stop()
 	if err != nil {
 		return ov, err

@@ -59,7 +59,15 @@ func main() {
 	flag.DurationVar(&o.overloadFor, "overload-duration", 30*time.Second, "length of the overload run")
 	flag.BoolVar(&o.profile, "pprof", true, "save a CPU and heap profile of alloy-custom during a curated_api saturation run")
 	flag.BoolVar(&o.shapes, "shapes", true, "also measure curated_api's payload shapes (single, batch, ndjson, gzip)")
+	render := flag.String("render", "", "only write results.md again from this results.json")
 	flag.Parse()
+	if *render != "" {
+		if err := rerender(*render); err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if err := run(context.Background(), logger, o); err != nil {
 		logger.Error("benchrun failed", "err", err)
@@ -152,6 +160,20 @@ func run(ctx context.Context, logger *slog.Logger, o options) error {
 	}
 	rep.Sink = sink.Stats()
 	return rep.write(o.out)
+}
+
+// rerender rewrites results.md next to a results.json.
+func rerender(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rep report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	rep.summarize()
+	return rep.write(filepath.Dir(path))
 }
 
 func (o options) describe() map[string]any {

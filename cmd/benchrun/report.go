@@ -37,6 +37,9 @@ type Summary struct {
 
 var order = []string{"curated_api", "loki.source.api", "faro.receiver"}
 
+// ratioKeys name the ratios against each other receiver.
+var ratioKeys = map[string]string{"loki.source.api": "loki", "faro.receiver": "faro"}
+
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
 		return 0
@@ -70,7 +73,7 @@ func (r *report) summarize() {
 	r.Ratios = map[string]float64{}
 	for _, other := range order[1:] {
 		o := r.Summary[other]
-		key := strings.TrimSuffix(strings.TrimPrefix(other, "loki.source."), ".receiver")
+		key := ratioKeys[other]
 		if o.EventsPerSecond > 0 {
 			r.Ratios[key+"_events_per_second"] = c.EventsPerSecond / o.EventsPerSecond
 		}
@@ -114,8 +117,8 @@ func (r *report) markdown() string {
 	}
 	p("\nEvery round (saturation):\n\n| Round | Receiver | events/s | requests | statuses | delivered | CPU-s | max RSS MiB |\n|---|---|---|---|---|---|---|---|\n")
 	for _, m := range r.Saturation {
-		p("| %d | `%s` | %s | %d | %v | %d | %.1f | %.0f |\n", m.Round, m.Receiver, thousands(m.Load.EPS), m.Load.Requests,
-			m.Load.Statuses, m.Delivered, m.CPUSeconds, m.RSSMaxMiB)
+		p("| %d | `%s` | %s | %d | %s | %d | %.1f | %.0f |\n", m.Round, m.Receiver, thousands(m.Load.EPS), m.Load.Requests,
+			statuses(m.Load.Statuses), m.Delivered, m.CPUSeconds, m.RSSMaxMiB)
 	}
 	if len(r.Shapes) > 0 {
 		p("\ncurated_api by payload shape (saturation):\n\n| Shape | events/s | requests/s | p99 (ms) | CPU-s per 1M events |\n|---|---|---|---|---|\n")
@@ -124,12 +127,31 @@ func (r *report) markdown() string {
 		}
 	}
 	if ov := r.Overload; ov != nil {
-		p("\nOverload: %.0f× curated_api's saturation rate (%s events/s offered) for %.0f s: statuses %v, %d events accepted and all %d delivered; RSS %.0f MiB at the start, %.0f MiB at most, %.0f MiB at the end.\n",
-			ov.Factor, thousands(ov.TargetEPS), ov.Load.Seconds, ov.Load.Statuses, ov.Load.Accepted, ov.Delivered,
+		p("\nOverload: %.0f× curated_api's saturation rate (%s events/s offered) for %.0f s: statuses %s, %d events accepted and all %d delivered; RSS %.0f MiB at the start, %.0f MiB at most, %.0f MiB at the end.\n",
+			ov.Factor, thousands(ov.TargetEPS), ov.Load.Seconds, statuses(ov.Load.Statuses), ov.Load.Accepted, ov.Delivered,
 			ov.RSSStartMiB, ov.RSSMaxMiB, ov.RSSEndMiB)
+		p("RSS every 5 s (MiB):")
+		for i := 0; i < len(ov.RSSMiB); i += 5 {
+			p(" %.0f", ov.RSSMiB[i])
+		}
+		p(".\n")
 	}
 	p("\nalloy-custom peak RSS over the whole run: %.0f MiB. Sink: %d entries in %d pushes.\n", r.PeakRSSMiB, r.Sink.Entries, r.Sink.Requests)
 	return b.String()
+}
+
+// statuses formats status counts as "202: 100, 503: 7".
+func statuses(m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s: %d", k, m[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func thousands(f float64) string {

@@ -82,6 +82,11 @@ func Redact(s string, set Set) (string, Set) {
 func Find(s string, set Set, dst []Match) []Match {
 	start := len(dst)
 	for i := 0; i < len(s); {
+		// Most bytes can't start a match: skip them without a call.
+		if f := starts[s[i]]; f == 0 || (f == startsAtBoundary && !boundaryBefore(s, i)) {
+			i++
+			continue
+		}
 		m, ok := matchAt(s, i, set)
 		if !ok {
 			i++
@@ -100,6 +105,25 @@ func Find(s string, set Set, dst []Match) []Match {
 	}
 	return dst
 }
+
+// starts classifies the bytes matchAt may match at: startsAnywhere for the
+// first bytes of emails ('@'), JWTs, bearer tokens and AWS keys, and
+// startsAtBoundary for those of numbers and IPv6 addresses, which match only
+// at a word boundary.
+var starts = func() (t [256]uint8) {
+	for _, c := range []byte("0123456789+(:abcdefABCDEF") {
+		t[c] = startsAtBoundary
+	}
+	for _, c := range []byte("@eBbA") {
+		t[c] = startsAnywhere
+	}
+	return t
+}()
+
+const (
+	startsAnywhere = iota + 1
+	startsAtBoundary
+)
 
 // matchAt tries the detectors whose first character can start at s[i].
 func matchAt(s string, i int, set Set) (Match, bool) {
