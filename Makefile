@@ -91,7 +91,7 @@ test-e2e: bin/alloy-custom bin/loki
 test-faults: bin/alloy-custom bin/loki
 	go test -count=1 -v -timeout 30m -run '^TestFault' ./e2e/...
 
-## fuzz: run each fuzz target for FUZZTIME (make test runs them for 10s each).
+## fuzz: run each fuzz target for FUZZTIME (make test runs each for a fixed number of inputs).
 fuzz:
 	go test -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime $(FUZZTIME) ./internal/refine/
 	go test -run '^$$' -fuzz FuzzDecodeMatchesReference -fuzztime $(FUZZTIME) ./internal/event/
@@ -103,7 +103,7 @@ fuzz:
 ## curated_api, loki.source.api and faro.receiver in one alloy-custom (~8 min); results in .cache/bench/.
 bench: bin/alloy-custom
 	@mkdir -p .cache/bench
-	go test -run '^$$' -bench . -benchmem -count 5 ./internal/event/ ./internal/rules/ | tee .cache/bench/micro.txt
+	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 5 ./internal/event/ ./internal/rules/ | tee .cache/bench/micro.txt
 	go run ./cmd/benchrun -alloy bin/alloy-custom -out .cache/bench
 	@cat .cache/bench/results.md
 

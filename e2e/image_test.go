@@ -61,16 +61,21 @@ func TestImageSmoke(t *testing.T) {
 	const image = "localhost/alloy-curated:smoke"
 	b.must(t, "bud", "--isolation", "chroot", "-t", image, "-f", filepath.Join(ctxDir, "Containerfile"), ctxDir)
 
-	var cfg struct {
-		User         string
-		Entrypoint   []string
-		Cmd          []string
-		ExposedPorts map[string]struct{}
-		WorkingDir   string
+	var inspect struct {
+		OCIv1 struct {
+			Config struct {
+				User         string
+				Entrypoint   []string
+				Cmd          []string
+				ExposedPorts map[string]struct{}
+				WorkingDir   string
+			} `json:"config"`
+		}
 	}
-	if err := json.Unmarshal([]byte(b.must(t, "inspect", "--format", "{{json .OCIv1.Config}}", image)), &cfg); err != nil {
+	if err := json.Unmarshal([]byte(b.must(t, "inspect", "--type", "image", image)), &inspect); err != nil {
 		t.Fatal(err)
 	}
+	cfg := inspect.OCIv1.Config
 	if cfg.User != "10001:10001" {
 		t.Errorf("image user %q; want the unprivileged 10001:10001", cfg.User)
 	}
@@ -109,11 +114,6 @@ func TestImageSmoke(t *testing.T) {
 	if out, err := inside(append(keys, "LOKI_PUSH_URL=http://loki.curated.internal:3100/loki/api/v1/push"), validate...); err != nil {
 		t.Errorf("the image's config does not validate: %v\n%s", err, out)
 	}
-	// Without its secrets a task must not start.
-	if out, err := inside([]string{"BACKEND_API_KEY=smoke-backend-key", "LOKI_PUSH_URL=http://x/loki/api/v1/push"}, validate...); err == nil ||
-		!strings.Contains(out, "api_key") {
-		t.Errorf("a missing COLLABMAKER_API_KEY must fail the config check naming api_key: %v\n%s", err, out)
-	}
 	// The CA bundle, time zones and a storage directory the user owns.
 	mnt := b.must(t, "mount", ctr)
 	t.Cleanup(func() { _, _ = b.run(t, nil, "umount", ctr) })
@@ -126,15 +126,30 @@ func TestImageSmoke(t *testing.T) {
 		t.Errorf("/var/lib/alloy/data must belong to the alloy user: %v", err)
 	}
 
-	// The default command, as ECS runs it, against a real Loki.
-	lokiURL := startLoki(t, false)
-	env := append(keys, "LOKI_PUSH_URL="+lokiURL+"/loki/api/v1/push", "ENVIRONMENT=smoke")
-	runArgs := []string{"run", "--isolation", "chroot"}
-	for _, e := range env {
-		runArgs = append(runArgs, "--env", e)
+	// The default command, as ECS runs it.
+	defaultCmd := func(name string, env ...string) *process {
+		runArgs := []string{"run", "--isolation", "chroot"}
+		for _, e := range env {
+			runArgs = append(runArgs, "--env", e)
+		}
+		runArgs = append(append(append(runArgs, ctr, "--"), cfg.Entrypoint...), cfg.Cmd...)
+		return start(t, name, nil, "buildah", b.args(runArgs...)...)
 	}
-	runArgs = append(append(append(runArgs, ctr, "--"), cfg.Entrypoint...), cfg.Cmd...)
-	proc := start(t, "image", nil, "buildah", b.args(runArgs...)...)
+
+	// Without its secrets a task must not start (ECS then rolls back).
+	noKey := defaultCmd("image-without-key", "BACKEND_API_KEY=smoke-backend-key", "LOKI_PUSH_URL=http://127.0.0.1:1/loki/api/v1/push")
+	select {
+	case <-noKey.done:
+		if logs, _ := os.ReadFile(noKey.log); !strings.Contains(string(logs), "api_key must not be empty") {
+			t.Errorf("without COLLABMAKER_API_KEY the log must name api_key:\n%s", logs)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("alloy-custom kept running without COLLABMAKER_API_KEY")
+	}
+
+	// With them, against a real Loki.
+	lokiURL := startLoki(t, false)
+	proc := defaultCmd("image", append(keys, "LOKI_PUSH_URL="+lokiURL+"/loki/api/v1/push", "ENVIRONMENT=smoke")...)
 	proc.waitReady(t, "http://127.0.0.1:8080/healthz", 60*time.Second)
 
 	since := time.Now().Add(-time.Minute)
