@@ -79,27 +79,24 @@ func (b *bench) curated(shape loadgen.Shape) receiver {
 }
 
 func (b *bench) lokiAPI() receiver {
-	t := loadgen.Target{URL: b.a.lokiAPI + "/loki/api/v1/push"}
-	for _, evs := range b.batches(b.o.batch) {
-		data, err := loadgen.LokiPushBody(evs)
-		if err != nil {
-			panic(err)
-		}
-		t.Bodies = append(t.Bodies, loadgen.Body{Data: data, ContentType: "application/json", Events: len(evs)})
-	}
-	return receiver{name: "loki.source.api", label: "loki", shape: loadgen.Batch, target: t}
+	return b.jsonReceiver("loki.source.api", "loki", b.a.lokiAPI+"/loki/api/v1/push", loadgen.LokiPushBody)
 }
 
 func (b *bench) faro() receiver {
-	t := loadgen.Target{URL: b.a.faro + "/collect"}
+	return b.jsonReceiver("faro.receiver", "faro", b.a.faro+"/collect", loadgen.FaroBody)
+}
+
+// jsonReceiver prepares batches encoded by encode for a JSON endpoint.
+func (b *bench) jsonReceiver(name, label, url string, encode func([]loadgen.Event) ([]byte, error)) receiver {
+	t := loadgen.Target{URL: url}
 	for _, evs := range b.batches(b.o.batch) {
-		data, err := loadgen.FaroBody(evs)
+		data, err := encode(evs)
 		if err != nil {
-			panic(err)
+			panic(err) // the events are generated here; encoding them can't fail
 		}
 		t.Bodies = append(t.Bodies, loadgen.Body{Data: data, ContentType: "application/json", Events: len(evs)})
 	}
-	return receiver{name: "faro.receiver", label: "faro", shape: loadgen.Batch, target: t}
+	return receiver{name: name, label: label, shape: loadgen.Batch, target: t}
 }
 
 // measure runs load against rc, waits until what it accepted reached the
