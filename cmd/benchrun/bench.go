@@ -49,54 +49,40 @@ func (b *bench) receivers() []receiver {
 	return []receiver{b.curated(loadgen.Batch), b.lokiAPI(), b.faro()}
 }
 
-// batches returns bodiesPerTarget batches of distinct events.
-func (b *bench) batches(size int) [][]loadgen.Event {
-	now := time.Now()
-	out := make([][]loadgen.Event, bodiesPerTarget)
-	for i := range out {
-		out[i] = make([]loadgen.Event, size)
-		for j := range out[i] {
-			out[i][j] = loadgen.Collabmaker(i*size+j, now)
-		}
-	}
-	return out
-}
-
 func (b *bench) curated(shape loadgen.Shape) receiver {
-	size := b.o.batch
-	if shape == loadgen.Single {
-		size = 1
-	}
-	t := loadgen.Target{URL: b.a.curated + "/v1/events"}
-	for _, evs := range b.batches(size) {
-		data, ct, enc, err := loadgen.CuratedBody(evs, shape)
-		if err != nil {
-			panic(err) // shapes are the constants above
-		}
-		t.Bodies = append(t.Bodies, loadgen.Body{Data: data, ContentType: ct, Encoding: enc, Events: len(evs)})
-	}
-	return receiver{name: "curated_api", label: "curated", shape: shape, target: t}
+	return b.receiver("curated_api", "curated", b.a.curated+"/v1/events", loadgen.Curated, shape)
 }
 
 func (b *bench) lokiAPI() receiver {
-	return b.jsonReceiver("loki.source.api", "loki", b.a.lokiAPI+"/loki/api/v1/push", loadgen.LokiPushBody)
+	return b.receiver("loki.source.api", "loki", b.a.lokiAPI+"/loki/api/v1/push", loadgen.LokiPush, loadgen.Batch)
 }
 
 func (b *bench) faro() receiver {
-	return b.jsonReceiver("faro.receiver", "faro", b.a.faro+"/collect", loadgen.FaroBody)
+	return b.receiver("faro.receiver", "faro", b.a.faro+"/collect", loadgen.Faro, loadgen.Batch)
 }
 
-// jsonReceiver prepares batches encoded by encode for a JSON endpoint.
-func (b *bench) jsonReceiver(name, label, url string, encode func([]loadgen.Event) ([]byte, error)) receiver {
-	t := loadgen.Target{URL: url}
-	for _, evs := range b.batches(b.o.batch) {
-		data, err := encode(evs)
-		if err != nil {
-			panic(err) // the events are generated here; encoding them can't fail
-		}
-		t.Bodies = append(t.Bodies, loadgen.Body{Data: data, ContentType: "application/json", Events: len(evs)})
+func (b *bench) receiver(name, label, url string, protocol loadgen.Protocol, shape loadgen.Shape) receiver {
+	bodies, err := loadgen.Bodies(protocol, shape, b.o.batch, bodiesPerTarget, time.Now())
+	if err != nil {
+		panic(err) // protocols and shapes are the constants above
 	}
-	return receiver{name: name, label: label, shape: loadgen.Batch, target: t}
+	return receiver{name: name, label: label, shape: shape, target: loadgen.Target{URL: url, Bodies: bodies}}
+}
+
+// waitDelivered waits up to a minute until the sink holds want more entries
+// labeled label than it held at from, and returns how many more it holds.
+func (b *bench) waitDelivered(label string, from int64, want int) (int64, error) {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := b.sink.Stats().ByLabel[label] - from
+		if got >= int64(want) {
+			return got, nil
+		}
+		if time.Now().After(deadline) {
+			return got, fmt.Errorf("%d events acknowledged but only %d reached the sink", want, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // measure runs load against rc, waits until what it accepted reached the
@@ -135,17 +121,9 @@ func (b *bench) measure(ctx context.Context, rc receiver, opts loadgen.Options, 
 	m.Load = res
 	if b.o.lokiURL == "" {
 		// Everything acknowledged must reach the sink before the next run.
-		deadline := time.Now().Add(60 * time.Second)
-		for {
-			m.Delivered = b.sink.Stats().ByLabel[rc.label] - delivered0
-			if m.Delivered >= int64(res.Accepted) || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if m.Delivered < int64(res.Accepted) {
+		if m.Delivered, err = b.waitDelivered(rc.label, delivered0, res.Accepted); err != nil {
 			stopSampling()
-			return m, fmt.Errorf("%s: %d events acknowledged but only %d reached the sink", rc.name, res.Accepted, m.Delivered)
+			return m, fmt.Errorf("%s: %w", rc.name, err)
 		}
 	}
 	m.RSSMaxMiB = mib(stopSampling())
@@ -236,13 +214,8 @@ func (b *bench) overloadRun(ctx context.Context, rps float64) (Overload, error) 
 	}
 	ov.RSSMaxMiB = mib(peak)
 	if b.o.lokiURL == "" {
-		deadline := time.Now().Add(60 * time.Second)
-		for ov.Delivered < int64(res.Accepted) && time.Now().Before(deadline) {
-			time.Sleep(100 * time.Millisecond)
-			ov.Delivered = b.sink.Stats().ByLabel[rc.label] - delivered0
-		}
-		if ov.Delivered < int64(res.Accepted) {
-			return ov, fmt.Errorf("overload: %d events acknowledged but only %d reached the sink", res.Accepted, ov.Delivered)
+		if ov.Delivered, err = b.waitDelivered(rc.label, delivered0, res.Accepted); err != nil {
+			return ov, fmt.Errorf("overload: %w", err)
 		}
 	}
 	return ov, nil

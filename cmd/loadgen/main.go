@@ -41,41 +41,19 @@ func main() {
 
 func run(url string, protocol loadgen.Protocol, shape loadgen.Shape, batch int, mode loadgen.Mode, rate float64,
 	concurrency int, duration time.Duration, apiKey, jsonOut string) error {
-	if shape == loadgen.Single {
-		batch = 1
-	}
-	if batch <= 0 {
-		return fmt.Errorf("-batch must be positive, got %d", batch)
-	}
 	if mode != loadgen.Saturate && mode != loadgen.Fixed {
 		return fmt.Errorf("-mode must be saturate or fixed, got %q", mode)
 	}
-	target := loadgen.Target{URL: url, Header: http.Header{}}
+	bodies, err := loadgen.Bodies(protocol, shape, batch, 32, time.Now())
+	if err != nil {
+		return err
+	}
+	if shape == loadgen.Single {
+		batch = 1
+	}
+	target := loadgen.Target{URL: url, Header: http.Header{}, Bodies: bodies}
 	if apiKey != "" {
 		target.Header.Set("X-API-Key", apiKey)
-	}
-	now := time.Now()
-	for i := 0; i < 32; i++ {
-		evs := make([]loadgen.Event, batch)
-		for j := range evs {
-			evs[j] = loadgen.Collabmaker(i*batch+j, now)
-		}
-		body := loadgen.Body{ContentType: "application/json", Events: batch}
-		var err error
-		switch protocol {
-		case loadgen.Curated:
-			body.Data, body.ContentType, body.Encoding, err = loadgen.CuratedBody(evs, shape)
-		case loadgen.LokiPush:
-			body.Data, err = loadgen.LokiPushBody(evs)
-		case loadgen.Faro:
-			body.Data, err = loadgen.FaroBody(evs)
-		default:
-			err = fmt.Errorf("-protocol must be curated, loki or faro, got %q", protocol)
-		}
-		if err != nil {
-			return err
-		}
-		target.Bodies = append(target.Bodies, body)
 	}
 	res, err := loadgen.Run(context.Background(), loadgen.NewClient(concurrency), target, loadgen.Options{
 		Mode: mode, Concurrency: concurrency, Rate: rate / float64(batch), Duration: duration,

@@ -194,3 +194,39 @@ func FaroBody(events []Event) ([]byte, error) {
 		},
 	})
 }
+
+// Bodies prepares n request bodies of batch distinct events each, in
+// protocol's format; shape frames the curated API's requests (Single sends
+// one event per body).
+func Bodies(protocol Protocol, shape Shape, batch, n int, now time.Time) ([]Body, error) {
+	if shape == Single {
+		batch = 1
+	}
+	if batch <= 0 {
+		return nil, fmt.Errorf("batch must be positive, got %d", batch)
+	}
+	out := make([]Body, 0, n)
+	for i := 0; i < n; i++ {
+		evs := make([]Event, batch)
+		for j := range evs {
+			evs[j] = Collabmaker(i*batch+j, now)
+		}
+		body := Body{ContentType: "application/json", Events: batch}
+		var err error
+		switch protocol {
+		case Curated:
+			body.Data, body.ContentType, body.Encoding, err = CuratedBody(evs, shape)
+		case LokiPush:
+			body.Data, err = LokiPushBody(evs)
+		case Faro:
+			body.Data, err = FaroBody(evs)
+		default:
+			err = fmt.Errorf("protocol must be curated, loki or faro, got %q", protocol)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, body)
+	}
+	return out, nil
+}
