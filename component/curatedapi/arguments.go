@@ -14,6 +14,7 @@ import (
 	"github.com/grafana/alloy/syntax/alloytypes"
 
 	"github.com/grafana/alloy/curated/internal/access"
+	"github.com/grafana/alloy/curated/internal/admission"
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/httpapi"
 	"github.com/grafana/alloy/curated/internal/refine"
@@ -33,6 +34,11 @@ const (
 	DefaultMaxConcurrent       = 1024
 	DefaultMaxInflightBytes    = 64 * units.MiB
 	DefaultCORSMaxAge          = 10 * time.Minute
+	DefaultBodyTimeout         = 10 * time.Second
+	DefaultMinBodyRate         = units.KiB
+	// A browser key's holders are anyone: each address gets this share.
+	DefaultMaxConcurrentPerAddress    = 32
+	DefaultMaxInflightBytesPerAddress = 4 * units.MiB
 )
 
 // Arguments holds the values of loki.source.curated_api's config block.
@@ -54,7 +60,10 @@ type Arguments struct {
 	IPRateLimit           *RateLimitArguments `alloy:"ip_rate_limit,block,optional"`
 	MaxConcurrentRequests int                 `alloy:"max_concurrent_requests,attr,optional"`
 	MaxInflightBytes      units.Base2Bytes    `alloy:"max_inflight_bytes,attr,optional"`
+	BodyTimeout           time.Duration       `alloy:"body_timeout,attr,optional"`
+	MinBodyRate           units.Base2Bytes    `alloy:"min_body_rate,attr,optional"`
 	CORSMaxAge            time.Duration       `alloy:"cors_max_age,attr,optional"`
+	Tenant                string              `alloy:"tenant,attr,optional"`
 
 	// Refinement rules, applied in the order documented in internal/rules.
 	Schema             *SchemaArguments        `alloy:"schema,block,optional"`
@@ -79,6 +88,13 @@ type ClientArguments struct {
 	AllowedOrigins []string            `alloy:"allowed_origins,attr,optional"`
 	Browser        bool                `alloy:"browser,attr,optional"`
 	RateLimit      *RateLimitArguments `alloy:"rate_limit,block,optional"`
+
+	// The client's share of what is in flight; 0 means half of the
+	// component's limit. The per-address shares apply to browser clients.
+	MaxConcurrentRequests           int              `alloy:"max_concurrent_requests,attr,optional"`
+	MaxInflightBytes                units.Base2Bytes `alloy:"max_inflight_bytes,attr,optional"`
+	MaxConcurrentRequestsPerAddress int              `alloy:"max_concurrent_requests_per_address,attr,optional"`
+	MaxInflightBytesPerAddress      units.Base2Bytes `alloy:"max_inflight_bytes_per_address,attr,optional"`
 }
 
 // RateLimitArguments is a token bucket: rate requests per second on
@@ -122,6 +138,8 @@ func (a *Arguments) SetToDefault() {
 		MaxFuture:               DefaultMaxFuture,
 		MaxConcurrentRequests:   DefaultMaxConcurrent,
 		MaxInflightBytes:        DefaultMaxInflightBytes,
+		BodyTimeout:             DefaultBodyTimeout,
+		MinBodyRate:             DefaultMinBodyRate,
 		CORSMaxAge:              DefaultCORSMaxAge,
 		LineFormat:              DefaultLineFormat,
 		TimestampPolicy:         DefaultTimestampPolicy,
@@ -158,6 +176,8 @@ func (a *Arguments) Validate() error {
 	nonNegative("max_concurrent_requests", a.MaxConcurrentRequests < 0, a.MaxConcurrentRequests)
 	nonNegative("max_inflight_bytes", a.MaxInflightBytes < 0, a.MaxInflightBytes)
 	nonNegative("cors_max_age", a.CORSMaxAge < 0, a.CORSMaxAge)
+	nonNegative("body_timeout", a.BodyTimeout < 0, a.BodyTimeout)
+	nonNegative("min_body_rate", a.MinBodyRate < 0, a.MinBodyRate)
 	if a.HTTP != nil && (a.HTTP.ListenPort < 0 || a.HTTP.ListenPort > 65535) {
 		errs = append(errs, fmt.Errorf("http.listen_port must be between 0 and 65535, got %d", a.HTTP.ListenPort))
 	}
@@ -178,6 +198,7 @@ func (a *Arguments) Validate() error {
 func (a *Arguments) validateClients() []error {
 	var errs []error
 	names := map[string]bool{}
+	var withTenant, withoutTenant []string
 	for _, c := range a.Clients {
 		if names[c.Name] {
 			errs = append(errs, fmt.Errorf("client %q is defined twice", c.Name))
@@ -189,6 +210,31 @@ func (a *Arguments) validateClients() []error {
 		if c.Tenant != "" && !validTenant(c.Tenant) {
 			errs = append(errs, fmt.Errorf("client %q: tenant %q must be up to 150 of the characters Loki allows in a tenant ID", c.Name, c.Tenant))
 		}
+		if c.Tenant == "" {
+			withoutTenant = append(withoutTenant, c.Name)
+		} else {
+			withTenant = append(withTenant, c.Name)
+		}
+		for name, v := range map[string]int64{
+			"max_concurrent_requests":             int64(c.MaxConcurrentRequests),
+			"max_inflight_bytes":                  int64(c.MaxInflightBytes),
+			"max_concurrent_requests_per_address": int64(c.MaxConcurrentRequestsPerAddress),
+			"max_inflight_bytes_per_address":      int64(c.MaxInflightBytesPerAddress),
+		} {
+			if v < 0 {
+				errs = append(errs, fmt.Errorf("client %q: %s must not be negative, got %d", c.Name, name, v))
+			}
+		}
+	}
+	// Tenants mean a multi-tenant Loki, which refuses entries without one
+	// (401 no org id) after the API has answered 202: refuse the config
+	// instead of losing the events.
+	if a.Tenant != "" && !validTenant(a.Tenant) {
+		errs = append(errs, fmt.Errorf("tenant %q must be up to 150 of the characters Loki allows in a tenant ID", a.Tenant))
+	}
+	if len(withTenant) > 0 && len(withoutTenant) > 0 && a.Tenant == "" {
+		errs = append(errs, fmt.Errorf("clients %q have no tenant while %q have one: a multi-tenant Loki would refuse their entries; "+
+			"set tenant on each of them, or the component's tenant for every client without one", withoutTenant, withTenant))
 	}
 	if _, err := a.policy(); err != nil {
 		errs = append(errs, err)
@@ -223,12 +269,32 @@ func (a *Arguments) policy() (*access.Policy, error) {
 			AllowedOrigins: c.AllowedOrigins,
 			Browser:        c.Browser,
 		}
+		if cc.Tenant == "" {
+			cc.Tenant = a.Tenant
+		}
 		if c.RateLimit != nil {
 			cc.Rate, cc.Burst = c.RateLimit.Rate, c.RateLimit.Burst
+		}
+		cc.InFlight = admission.Limits{
+			Requests: orDefault(int64(c.MaxConcurrentRequests), int64(a.MaxConcurrentRequests)/2),
+			Bytes:    orDefault(int64(c.MaxInflightBytes), int64(a.MaxInflightBytes)/2),
+		}
+		if c.Browser {
+			cc.AddressInFlight = admission.Limits{
+				Requests: orDefault(int64(c.MaxConcurrentRequestsPerAddress), DefaultMaxConcurrentPerAddress),
+				Bytes:    orDefault(int64(c.MaxInflightBytesPerAddress), int64(DefaultMaxInflightBytesPerAddress)),
+			}
 		}
 		clients = append(clients, cc)
 	}
 	return access.NewPolicy(clients, a.TrustedProxies)
+}
+
+func orDefault(v, def int64) int64 {
+	if v > 0 {
+		return v
+	}
+	return def
 }
 
 func validateStaticLabel(name, value string) error {
@@ -312,6 +378,9 @@ func (a *Arguments) handlerConfig(tracker *refine.LabelTracker) (httpapi.Config,
 		IPBurst:          ipBurst,
 		MaxConcurrent:    int64(a.MaxConcurrentRequests),
 		MaxInflightBytes: int64(a.MaxInflightBytes),
+		BodyTimeout:      a.BodyTimeout,
+		MinBodyRate:      int64(a.MinBodyRate),
 		CORSMaxAge:       a.CORSMaxAge,
+		Tenant:           a.Tenant,
 	}, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/grafana/alloy/syntax"
 
+	"github.com/grafana/alloy/curated/internal/admission"
 	"github.com/grafana/alloy/curated/internal/refine"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
@@ -40,8 +41,10 @@ const clientsConfig = `
 	}
 
 	client "worker" {
-		api_key = "worker-secret"
-		service = "collabmaker"
+		api_key                 = "worker-secret"
+		service                 = "collabmaker"
+		tenant                  = "team-a"
+		max_concurrent_requests = 48
 	}
 `
 
@@ -59,8 +62,52 @@ func TestClientArguments(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Access.Open() || len(cfg.Access.Clients()) != 2 || cfg.IPRate != 50 || cfg.IPBurst != 100 ||
-		cfg.MaxConcurrent != 64 || cfg.MaxInflightBytes != 16<<20 || cfg.CORSMaxAge != time.Hour {
+		cfg.MaxConcurrent != 64 || cfg.MaxInflightBytes != 16<<20 || cfg.CORSMaxAge != time.Hour ||
+		cfg.BodyTimeout != DefaultBodyTimeout || cfg.MinBodyRate != int64(DefaultMinBodyRate) {
 		t.Errorf("handler config = %+v", cfg)
+	}
+	// Shares: half of the component's limits unless set; per address only
+	// for the browser key.
+	web, worker := cfg.Access.Clients()[0], cfg.Access.Clients()[1]
+	if web.InFlight != (admission.Limits{Requests: 32, Bytes: 8 << 20}) ||
+		web.AddressInFlight != (admission.Limits{Requests: DefaultMaxConcurrentPerAddress, Bytes: int64(DefaultMaxInflightBytesPerAddress)}) {
+		t.Errorf("browser client shares: %+v %+v", web.InFlight, web.AddressInFlight)
+	}
+	if worker.InFlight != (admission.Limits{Requests: 48, Bytes: 8 << 20}) || worker.AddressInFlight != (admission.Limits{}) {
+		t.Errorf("server client shares: %+v %+v", worker.InFlight, worker.AddressInFlight)
+	}
+}
+
+// A client without a tenant next to clients with one only works when
+// loki.write happens to set a tenant: the component cannot see that, so the
+// config must say it.
+func TestTenantlessClientBesideTenantsRefused(t *testing.T) {
+	cfg := `forward_to = []
+	%s
+	client "web" {
+		api_key = "a"
+		tenant  = "team-a"
+	}
+	client "worker" {
+		api_key = "b"
+	}`
+	var args Arguments
+	err := syntax.Unmarshal([]byte(strings.Replace(cfg, "%s", "", 1)), &args)
+	if err == nil || !strings.Contains(err.Error(), `clients ["worker"] have no tenant while ["web"] have one`) {
+		t.Fatalf("mixed tenants: %v", err)
+	}
+	if err := syntax.Unmarshal([]byte(strings.Replace(cfg, "%s", `tenant = "team-default"`, 1)), &args); err != nil {
+		t.Fatalf("with the component's tenant: %v", err)
+	}
+	hc, err := args.handlerConfig(refine.NewLabelTracker())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hc.Access.Clients()[1].Tenant; got != "team-default" {
+		t.Errorf("worker's tenant %q, want the component's", got)
+	}
+	if got := hc.Access.Clients()[0].Tenant; got != "team-a" {
+		t.Errorf("web's tenant %q, want its own", got)
 	}
 }
 
@@ -91,6 +138,10 @@ func TestClientArgumentsInvalid(t *testing.T) {
 		{"forward_to = []\nclient \"a\" {\napi_key = \"k\"\n}\nclient \"b\" {\napi_key = \"k\"\n}\n", "same api_key"},
 		{"forward_to = []\ntrusted_proxies = [\"10.0.0.0/99\"]", "trusted_proxies"},
 		{"forward_to = []\nmax_concurrent_requests = -1", "max_concurrent_requests"},
+		{"forward_to = []\nbody_timeout = \"-1s\"", "body_timeout"},
+		{"forward_to = []\ntenant = \"a/b\"", "tenant"},
+		{client(`api_key = "k"
+			max_concurrent_requests_per_address = -1`), "max_concurrent_requests_per_address must not be negative"},
 	}
 	for _, tt := range tests {
 		var args Arguments

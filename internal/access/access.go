@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/grafana/alloy/curated/internal/admission"
 	"github.com/grafana/alloy/curated/internal/glob"
 )
 
@@ -34,6 +35,11 @@ type ClientConfig struct {
 	Browser        bool     // a public key shipped to browsers
 	Rate           float64  // requests per second; 0 means unlimited
 	Burst          int
+	// InFlight is the client's share of the requests and bytes in flight;
+	// AddressInFlight is each address's share, for browser keys, whose
+	// holders are anyone.
+	InFlight        admission.Limits
+	AddressInFlight admission.Limits
 }
 
 // Client is a configured client.

@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -69,47 +70,110 @@ const (
 // An event that fails validation becomes an Item with Errors; only problems
 // with the body as a whole return a *PayloadError.
 func Decode(format Format, body []byte, lim Limits) ([]Item, error) {
+	b, err := Scan(format, body, lim)
+	if err != nil {
+		return nil, err
+	}
+	return b.Items(), nil
+}
+
+// Batch is a request body that passed the scanning pass: valid framing,
+// events counted and within the limits, nothing decoded yet. The scan
+// allocates little beyond one small record per event, so a body that breaks
+// a request limit is refused before it costs memory.
+type Batch struct {
+	elems []element
+	ctx   *partial
+	lim   Limits
+	size  int
+	n     counts
+}
+
+// What decoding allocates at most, in bytes, besides copies of the body's
+// strings: per value (an interface slot with its share of slice growth and
+// the boxed scalar), per object on top (a Go map, large even when small) and
+// per event (its records in the scan and in Items). Measured, with margin,
+// by TestBatchCostBoundsAllocations.
+const (
+	costPerValue  = 96
+	costPerObject = 320
+	costPerEvent  = 1024
+)
+
+// Cost is an upper bound of the bytes Scan and Items allocate for the
+// batch. Callers charge it against their memory budget before Items.
+func (b *Batch) Cost() int64 {
+	return int64(b.size) + int64(b.n.values)*costPerValue + int64(b.n.objects)*costPerObject +
+		int64(len(b.elems))*costPerEvent
+}
+
+// Len returns the number of events in the batch.
+func (b *Batch) Len() int { return len(b.elems) }
+
+// Items decodes and validates every event, in request order.
+func (b *Batch) Items() []Item {
+	items := make([]Item, len(b.elems))
+	for i := range b.elems {
+		items[i] = decodeRaw(&b.elems[i], b.ctx, b.lim)
+	}
+	return items
+}
+
+// Scan checks a request body's framing and request-wide limits without
+// decoding its events.
+func Scan(format Format, body []byte, lim Limits) (*Batch, error) {
+	var (
+		b   *Batch
+		err error
+	)
 	switch format {
 	case FormatNDJSON:
-		return decodeNDJSON(body, lim)
+		b, err = scanNDJSON(body, lim)
 	case FormatJSON:
-		return decodeJSON(body, lim)
+		b, err = scanJSON(body, lim)
 	default:
 		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "unsupported body format"}
 	}
+	if err != nil {
+		return nil, err
+	}
+	if len(b.elems) == 0 {
+		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "no events in request"}
+	}
+	b.lim, b.size = lim, len(body)
+	return b, nil
 }
 
-func decodeJSON(body []byte, lim Limits) ([]Item, error) {
+func scanJSON(body []byte, lim Limits) (*Batch, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "request body is empty"}
 	}
 	switch trimmed[0] {
 	case '[':
-		raws, err := readArray(trimmed)
+		elems, n, err := readArray(trimmed, lim.MaxEventsPerRequest)
+		if err == errTooManyElements {
+			return nil, tooMany(lim)
+		}
 		if err != nil {
 			return nil, malformed("", err)
 		}
-		return decodeEvents(raws, nil, lim)
+		return &Batch{elems: elems, n: n}, nil
 	case '{':
-		obj, err := readObject(trimmed)
+		obj, n, err := readObject(trimmed)
 		if err != nil {
 			return nil, malformed("", err)
 		}
 		if obj.has(fieldEvents) {
-			return decodeEnvelope(obj, lim)
+			return scanEnvelope(obj, n, lim)
 		}
-		if len(trimmed) > lim.MaxEventBytes && lim.MaxEventBytes > 0 {
-			return []Item{{Errors: []FieldError{tooLarge(len(trimmed), lim)}}}, nil
-		}
-		ev, errs := decodeObject(&obj, nil, lim)
-		return []Item{{Event: ev, Errors: errs}}, nil
+		return &Batch{elems: []element{{raw: trimmed, parsed: true, obj: obj}}, n: n}, nil
 	default:
 		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "request body must be a JSON object or array of event objects"}
 	}
 }
 
-func decodeEnvelope(obj object, lim Limits) ([]Item, error) {
+func scanEnvelope(obj object, n counts, lim Limits) (*Batch, error) {
 	if len(obj.unknown) > 0 {
 		return nil, &PayloadError{Kind: PayloadMalformed, Field: obj.unknown[0].key,
 			Reason: `unknown envelope field; an envelope has only "context" and "events"`}
@@ -124,38 +188,36 @@ func decodeEnvelope(obj object, lim Limits) ([]Item, error) {
 	if raw[0] != '[' {
 		return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeEvents, Reason: "must be an array of event objects"}
 	}
-	raws, _ := readArray(raw) // valid: readObject checked the whole body
-	var ctx *partial
+	// Valid JSON already (readObject checked the whole body): only the
+	// element limit can stop it.
+	elems, _, err := readArray(raw, lim.MaxEventsPerRequest)
+	if err != nil {
+		return nil, tooMany(lim)
+	}
+	b := &Batch{elems: elems, n: n}
 	if raw, ok := obj.get(fieldContext); ok && !isNull(raw) {
 		if raw[0] != '{' {
 			return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeContext, Reason: "must be an object of event fields"}
 		}
-		cobj, _ := readObject(raw)
+		// The context is merged into every event: it is bounded like one.
+		if lim.MaxEventBytes > 0 && len(raw) > lim.MaxEventBytes {
+			return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeContext,
+				Reason: fmt.Sprintf("context is %d bytes, more than max_event_bytes (%d)", len(raw), lim.MaxEventBytes)}
+		}
+		cobj, _, _ := readObject(raw)
 		p, errs := decodePartial(&cobj, lim)
 		if len(errs) > 0 {
 			return nil, &PayloadError{Kind: PayloadMalformed, Field: join(envelopeContext, errs[0].Field), Reason: errs[0].Reason}
 		}
-		ctx = &p
+		b.ctx = &p
 	}
-	return decodeEvents(raws, ctx, lim)
+	return b, nil
 }
 
-func decodeEvents(raws []element, ctx *partial, lim Limits) ([]Item, error) {
-	if len(raws) == 0 {
-		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "no events in request"}
-	}
-	if lim.MaxEventsPerRequest > 0 && len(raws) > lim.MaxEventsPerRequest {
-		return nil, tooMany(len(raws), lim)
-	}
-	items := make([]Item, len(raws))
-	for i := range raws {
-		items[i] = decodeRaw(&raws[i], ctx, lim)
-	}
-	return items, nil
-}
-
-func decodeNDJSON(body []byte, lim Limits) ([]Item, error) {
-	var lines []element
+// scanNDJSON frames the lines and reads every line that may be an event,
+// so the batch's cost is known before any event is decoded.
+func scanNDJSON(body []byte, lim Limits) (*Batch, error) {
+	b := &Batch{}
 	for len(body) > 0 {
 		line := body
 		if i := bytes.IndexByte(body, '\n'); i >= 0 {
@@ -163,11 +225,23 @@ func decodeNDJSON(body []byte, lim Limits) ([]Item, error) {
 		} else {
 			body = nil
 		}
-		if line = bytes.TrimSpace(line); len(line) > 0 {
-			lines = append(lines, element{raw: line})
+		if line = bytes.TrimSpace(line); len(line) == 0 {
+			continue
 		}
+		if lim.MaxEventsPerRequest > 0 && len(b.elems) == lim.MaxEventsPerRequest {
+			return nil, tooMany(lim)
+		}
+		el := element{raw: line}
+		if line[0] == '{' && (lim.MaxEventBytes <= 0 || len(line) <= lim.MaxEventBytes) {
+			obj, n, err := readObject(line)
+			b.n.add(n)
+			if err == nil {
+				el.parsed, el.obj = true, obj
+			}
+		}
+		b.elems = append(b.elems, el)
 	}
-	return decodeEvents(lines, nil, lim)
+	return b, nil
 }
 
 // decodeRaw decodes one event object; any problem becomes a per-event error.
@@ -187,7 +261,7 @@ func decodeRaw(el *element, ctx *partial, lim Limits) Item {
 		return Item{Errors: []FieldError{{Code: CodeMalformed, Reason: reason}}}
 	}
 	if !el.parsed {
-		obj, err := readObject(raw)
+		obj, _, err := readObject(raw)
 		if err != nil {
 			return Item{Errors: []FieldError{{Code: CodeMalformed, Reason: "invalid JSON: " + err.Error()}}}
 		}
@@ -291,6 +365,10 @@ func decodePartial(obj *object, lim Limits) (partial, []FieldError) {
 			errs = append(errs, *unknownField(m.key))
 		}
 	}
+	if obj.moreUnknown > 0 {
+		errs = append(errs, FieldError{Code: CodeUnknownField,
+			Reason: fmt.Sprintf("%d more unknown fields; send custom data inside \"attributes\"", obj.moreUnknown)})
+	}
 	if len(errs) > 1 {
 		sortErrors(errs) // keep responses stable whatever the field order
 	}
@@ -364,15 +442,26 @@ func decodeString(field string, raw []byte, maxLen int) (string, *FieldError) {
 	if maxLen > 0 && len(b) > maxLen {
 		return "", &FieldError{Field: field, Code: CodeTooLong, Reason: fmt.Sprintf("longer than %d bytes", maxLen)}
 	}
-	for _, c := range b { // control characters are ASCII: no need to decode runes
-		if c < 0x20 || c == 0x7f {
-			if field == "message" && (c == '\n' || c == '\t' || c == '\r') {
-				continue
-			}
-			return "", &FieldError{Field: field, Code: CodeInvalidValue, Reason: "must not contain control characters"}
-		}
+	if hasControl(b, field == "message") {
+		return "", &FieldError{Field: field, Code: CodeInvalidValue, Reason: "must not contain control characters"}
 	}
 	return string(b), nil
+}
+
+// hasControl reports whether s holds an ASCII control character (tab,
+// newline and carriage return allowed in text). They are refused rather
+// than escaped: NUL and ESC in a stored line break terminals and parsers
+// downstream, and no curated event needs them.
+func hasControl[T ~string | ~[]byte](s T, text bool) bool {
+	for i := 0; i < len(s); i++ { // control characters are ASCII: no need to decode runes
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			if text && (c == '\n' || c == '\t' || c == '\r') {
+				continue
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // decodeToken decodes a string restricted to letters, digits and _.:- so it
@@ -419,20 +508,29 @@ func decodeLevel(raw []byte) (Level, *FieldError) {
 	return l, nil
 }
 
+// MaxTimestampMillis is the last millisecond of year 9999, the latest time
+// RFC 3339 can write. Larger integers are almost always micro- or
+// nanoseconds sent where milliseconds belong.
+const MaxTimestampMillis = 253402300799999
+
 // decodeTimestamp accepts an RFC 3339 string or integer Unix milliseconds
-// (what Date.now() returns).
+// (what Date.now() returns), between 1970 and the end of year 9999.
 func decodeTimestamp(raw []byte) (time.Time, *FieldError) {
 	if raw[0] == '"' {
-		if t, err := time.Parse(time.RFC3339Nano, string(unquote(raw))); err == nil {
+		if t, err := time.Parse(time.RFC3339Nano, string(unquote(raw))); err == nil && t.Unix() > 0 {
 			return t, nil
 		}
 		return time.Time{}, &FieldError{Field: timestampField, Code: CodeInvalidValue,
-			Reason: "must be an RFC 3339 string such as 2026-11-25T09:30:00.123Z or integer Unix milliseconds"}
+			Reason: "must be an RFC 3339 string after 1970 such as 2026-11-25T09:30:00.123Z or integer Unix milliseconds"}
 	}
 	ms, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil || ms <= 0 {
 		return time.Time{}, &FieldError{Field: timestampField, Code: CodeInvalidValue,
 			Reason: "must be an RFC 3339 string or a positive integer of Unix milliseconds"}
+	}
+	if ms > MaxTimestampMillis {
+		return time.Time{}, &FieldError{Field: timestampField, Code: CodeInvalidValue,
+			Reason: "is after year 9999 as Unix milliseconds; send milliseconds, not micro- or nanoseconds"}
 	}
 	return time.UnixMilli(ms), nil
 }
@@ -442,12 +540,20 @@ func decodeAttributes(raw []byte, lim Limits) ([]Attribute, *FieldError) {
 	if raw[0] != '{' {
 		return nil, &FieldError{Field: attributesField, Code: CodeInvalidType, Reason: "must be an object"}
 	}
+	// Count before decoding, so an object of many tiny members is refused
+	// for the price of its keys. Duplicate keys count once, as in a map.
+	if lim.MaxAttributes > 0 {
+		r := reader{data: raw}
+		if keys := r.memberKeys(); len(keys) > lim.MaxAttributes {
+			slices.Sort(keys)
+			if n := len(slices.Compact(keys)); n > lim.MaxAttributes {
+				return nil, &FieldError{Field: attributesField, Code: CodeTooMany,
+					Reason: fmt.Sprintf("has %d attributes, more than max_attributes (%d)", n, lim.MaxAttributes)}
+			}
+		}
+	}
 	r := reader{data: raw}
 	attrs := sortAttributes(r.members())
-	if lim.MaxAttributes > 0 && len(attrs) > lim.MaxAttributes {
-		return nil, &FieldError{Field: attributesField, Code: CodeTooMany,
-			Reason: fmt.Sprintf("has %d attributes, more than max_attributes (%d)", len(attrs), lim.MaxAttributes)}
-	}
 	for _, a := range attrs {
 		if err := checkAttribute(a.Key, a.Value); err != nil {
 			return nil, err
@@ -475,6 +581,10 @@ func checkMember(key string, v any, depth int) *FieldError {
 		return &FieldError{Field: key, Code: CodeInvalidValue,
 			Reason: fmt.Sprintf("attribute keys must be 1 to %d bytes", maxAttrKeyLen)}
 	}
+	if hasControl(key, false) {
+		return &FieldError{Field: strconv.Quote(key), Code: CodeInvalidValue,
+			Reason: "attribute keys must not contain control characters"}
+	}
 	if err := checkNested(v, depth); err != nil {
 		err.Field = key + err.Field
 		return err
@@ -489,6 +599,11 @@ func checkNested(v any, depth int) *FieldError {
 		return &FieldError{Code: CodeTooDeep, Reason: fmt.Sprintf("attributes may nest at most %d levels", maxAttrDepth)}
 	}
 	switch x := v.(type) {
+	case string:
+		if hasControl(x, true) {
+			return &FieldError{Code: CodeInvalidValue,
+				Reason: "must not contain control characters other than tab, newline and carriage return"}
+		}
 	case map[string]any:
 		for k, c := range x {
 			if err := checkMember(k, c, depth+1); err != nil {
@@ -513,9 +628,9 @@ func malformed(field string, err error) *PayloadError {
 	return &PayloadError{Kind: PayloadMalformed, Field: field, Reason: "invalid JSON: " + err.Error()}
 }
 
-func tooMany(n int, lim Limits) *PayloadError {
+func tooMany(lim Limits) *PayloadError {
 	return &PayloadError{Kind: PayloadTooManyEvents,
-		Reason: fmt.Sprintf("request has %d events, more than max_events_per_request (%d)", n, lim.MaxEventsPerRequest)}
+		Reason: fmt.Sprintf("request has more than max_events_per_request (%d) events", lim.MaxEventsPerRequest)}
 }
 
 func tooLarge(n int, lim Limits) FieldError {

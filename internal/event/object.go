@@ -52,11 +52,18 @@ func lookupField(key []byte) (fieldID, bool) {
 	return 0, false
 }
 
+// maxUnknown bounds the unknown members an object remembers: each one is an
+// error in the response, and finding duplicates is quadratic in their number.
+const maxUnknown = 16
+
 // object is a JSON object's members by field; like a Go map, the last of
 // duplicate keys wins.
 type object struct {
 	fields  [numFields][]byte // raw values; nil when absent
 	unknown []member
+	// moreUnknown counts unknown members past maxUnknown; they are reported
+	// together.
+	moreUnknown int
 }
 
 type member struct {
@@ -68,21 +75,30 @@ func (o *object) has(id fieldID) bool { return o.fields[id] != nil }
 
 func (o *object) get(id fieldID) ([]byte, bool) { return o.fields[id], o.fields[id] != nil }
 
-// readObject reads a whole JSON text that must be one object.
-func readObject(data []byte) (object, error) {
+// counts is what a scanned text holds: values, objects among them.
+type counts struct{ values, objects int }
+
+func (c *counts) add(o counts) { c.values += o.values; c.objects += o.objects }
+
+func (r *reader) counts() counts { return counts{r.values, r.objects} }
+
+// readObject reads a whole JSON text that must be one object and returns
+// it with what it holds, itself included.
+func readObject(data []byte) (object, counts, error) {
 	var o object
 	r := reader{data: data}
 	r.ws()
 	if r.pos >= len(data) || data[r.pos] != '{' {
 		if _, err := r.skip(0); err != nil {
-			return o, err
+			return o, r.counts(), err
 		}
-		return o, &syntaxError{"not an object"}
+		return o, r.counts(), &syntaxError{"not an object"}
 	}
+	r.values++
 	if err := r.object(&o, 0); err != nil {
-		return o, err
+		return o, r.counts(), err
 	}
-	return o, r.end()
+	return o, r.counts(), r.end()
 }
 
 // object reads the object at r.pos (its '{') into o, validating it.
@@ -114,7 +130,7 @@ func (r *reader) object(o *object, depth int) error {
 		if id, ok := lookupField(key); ok {
 			o.fields[id] = raw
 		} else {
-			o.setUnknown(string(key), raw)
+			o.setUnknown(key, raw)
 		}
 		done, err := r.next('}', "object key:value pair")
 		if err != nil {
@@ -126,14 +142,20 @@ func (r *reader) object(o *object, depth int) error {
 	}
 }
 
-func (o *object) setUnknown(key string, raw []byte) {
+func (o *object) setUnknown(key []byte, raw []byte) {
 	for i := range o.unknown {
-		if o.unknown[i].key == key {
+		if o.unknown[i].key == string(key) {
 			o.unknown[i].raw = raw
 			return
 		}
 	}
-	o.unknown = append(o.unknown, member{key, raw})
+	if len(o.unknown) == maxUnknown {
+		if !isNull(raw) {
+			o.moreUnknown++
+		}
+		return
+	}
+	o.unknown = append(o.unknown, member{string(key), raw})
 }
 
 // element is one event of a request: its bytes and, when it was read as an
@@ -145,43 +167,55 @@ type element struct {
 	obj    object
 }
 
-// readArray reads a whole JSON text that must be one array.
-func readArray(data []byte) ([]element, error) {
+// errTooManyElements stops readArray at the first element past its limit.
+var errTooManyElements = &syntaxError{"too many elements"}
+
+// readArray reads a whole JSON text that must be one array of at most
+// maxElems elements (0 for any number), returning them with what the
+// array holds. It stops at the first element past maxElems with
+// errTooManyElements, so an array of tiny elements costs no more than the
+// limit allows.
+func readArray(data []byte, maxElems int) ([]element, counts, error) {
 	r := reader{data: data}
 	r.ws()
 	if r.pos >= len(data) || data[r.pos] != '[' {
-		return nil, r.errAt("looking for beginning of value")
+		return nil, counts{}, r.errAt("looking for beginning of value")
 	}
 	r.pos++
+	r.values++
 	r.ws()
-	out := make([]element, 0, 16)
+	out := make([]element, 0, min(16, max(maxElems, 1)))
 	if r.pos < len(data) && data[r.pos] == ']' {
 		r.pos++
-		return out, r.end()
+		return out, r.counts(), r.end()
 	}
 	for {
 		r.ws()
+		if maxElems > 0 && len(out) == maxElems {
+			return nil, r.counts(), errTooManyElements
+		}
 		if r.pos < len(data) && data[r.pos] == '{' {
+			r.values++
 			out = append(out, element{parsed: true})
 			el := &out[len(out)-1]
 			start := r.pos
 			if err := r.object(&el.obj, 1); err != nil {
-				return nil, err
+				return nil, r.counts(), err
 			}
 			el.raw = data[start:r.pos]
 		} else {
 			raw, err := r.skip(1)
 			if err != nil {
-				return nil, err
+				return nil, r.counts(), err
 			}
 			out = append(out, element{raw: raw})
 		}
 		done, err := r.next(']', "array element")
 		if err != nil {
-			return nil, err
+			return nil, r.counts(), err
 		}
 		if done {
-			return out, r.end()
+			return out, r.counts(), r.end()
 		}
 	}
 }

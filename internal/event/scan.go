@@ -16,8 +16,10 @@ import (
 // cost of all refinement rules together (docs/performance.md).
 // decode_reference_test.go checks the equivalence by fuzzing.
 
-// maxNesting bounds recursion like encoding/json does.
-const maxNesting = 10000
+// maxNesting bounds recursion. The API itself needs about a dozen levels
+// (envelope, events, event, attributes and 8 nested levels); encoding/json
+// allows 10,000, which costs megabytes of goroutine stack per request.
+const maxNesting = 64
 
 // syntaxError is a JSON syntax error, worded like encoding/json's.
 type syntaxError struct{ msg string }
@@ -27,6 +29,9 @@ func (e *syntaxError) Error() string { return e.msg }
 type reader struct {
 	data []byte
 	pos  int
+	// values and objects count the JSON values (objects among them) skip
+	// has validated: what a request will cost once decoded (Batch.Cost).
+	values, objects int
 }
 
 func (r *reader) ws() {
@@ -77,8 +82,10 @@ func (r *reader) skip(depth int) ([]byte, error) {
 	if depth > maxNesting {
 		return nil, &syntaxError{"exceeded max depth"}
 	}
+	r.values++
 	switch c := r.data[r.pos]; {
 	case c == '{':
+		r.objects++
 		r.pos++
 		r.ws()
 		if r.pos < len(r.data) && r.data[r.pos] == '}' {
@@ -378,6 +385,31 @@ func (r *reader) members() []Attribute {
 		attrs = append(attrs, Attribute{Key: key, Value: r.value()})
 		if done, _ := r.next('}', ""); done {
 			return attrs
+		}
+	}
+}
+
+// memberKeys returns the keys of the valid JSON object at r.pos, in
+// document order, without decoding its values.
+func (r *reader) memberKeys() []string {
+	d := r.data
+	r.ws()
+	r.pos++
+	r.ws()
+	var keys []string
+	if d[r.pos] == '}' {
+		r.pos++
+		return keys
+	}
+	for {
+		r.ws()
+		start := r.pos
+		_ = r.skipString()
+		keys = append(keys, string(unquote(d[start:r.pos])))
+		_ = r.colon()
+		_, _ = r.skip(1)
+		if done, _ := r.next('}', ""); done {
+			return keys
 		}
 	}
 }

@@ -267,7 +267,7 @@ func TestConcurrencyCapAnswers503(t *testing.T) {
 		scope string
 	}{
 		{"max concurrent requests", func(c *Config) { c.MaxConcurrent = 1 }, "concurrency"},
-		{"max inflight bytes", func(c *Config) { c.MaxInflightBytes = 30 }, "inflight_bytes"},
+		{"max inflight bytes", func(c *Config) { c.MaxInflightBytes = readChunk + 8<<10 }, "inflight_bytes"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := testConfig()

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/grafana/alloy/curated/internal/access"
+	"github.com/grafana/alloy/curated/internal/admission"
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/refine"
 	"github.com/grafana/alloy/curated/internal/rules"
@@ -54,11 +55,21 @@ type Config struct {
 	IPRate  float64
 	IPBurst int
 	// MaxConcurrent and MaxInflightBytes (0 for none) cap the requests and
-	// request bytes being processed at once; past them requests get 503.
+	// the memory they reserve (bodies as they arrive, then their decoded
+	// events) at once; past them requests get 503. Each client has its own
+	// share of both (access.ClientConfig).
 	MaxConcurrent    int64
 	MaxInflightBytes int64
+	// BodyTimeout bounds reading a request body; after the first seconds
+	// the body must also arrive at MinBodyRate bytes per second (0 for no
+	// minimum). Slower bodies get 408.
+	BodyTimeout time.Duration
+	MinBodyRate int64
 	// CORSMaxAge is how long browsers may cache a preflight answer.
 	CORSMaxAge time.Duration
+	// Tenant is the Loki tenant of an open API's entries; clients carry
+	// their own.
+	Tenant string
 }
 
 // Handler serves the API. Its configuration can be swapped while it serves.
@@ -70,15 +81,15 @@ type Handler struct {
 	body    bodyReader
 	now     func() time.Time
 
-	limiter       *access.Limiter // outlives configurations
-	inflight      atomic.Int64
-	inflightBytes atomic.Int64
-	warnOpen      sync.Once
+	limiter   *access.Limiter       // outlives configurations
+	admission *admission.Controller // likewise
+	warnOpen  sync.Once
 }
 
 // New returns a Handler; cfg can later be replaced with SetConfig.
 func New(cfg Config, fwd Forwarder, metrics *Metrics, logger *slog.Logger) *Handler {
-	h := &Handler{fwd: fwd, metrics: metrics, logger: logger, now: time.Now, limiter: access.NewLimiter()}
+	h := &Handler{fwd: fwd, metrics: metrics, logger: logger, now: time.Now, limiter: access.NewLimiter(),
+		admission: admission.NewController()}
 	h.SetConfig(cfg)
 	return h
 }
@@ -146,19 +157,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 		h.reject(w, endpoint, clientNone, methodNotAllowed("POST, OPTIONS"))
 		return
 	}
-	release, aerr := h.admit(r, cfg)
-	if aerr != nil {
-		h.reject(w, endpoint, clientNone, aerr)
+	ticket, refused := h.admission.Enter(admission.Limits{Requests: cfg.MaxConcurrent, Bytes: cfg.MaxInflightBytes})
+	if refused != nil {
+		h.reject(w, endpoint, clientNone, h.refused(refused))
 		return
 	}
-	defer release()
+	defer ticket.Release()
 
 	received := h.now()
-	client, name, ok := h.identify(w, r, endpoint, cfg, origin, received)
+	client, name, ok := h.identify(w, r, endpoint, cfg, origin, received, ticket)
 	if !ok {
 		return
 	}
-	items, ok := h.decode(w, r, endpoint, name, cfg)
+	items, ok := h.decode(w, r, endpoint, name, cfg, ticket, time.Now())
 	if !ok {
 		return
 	}
@@ -206,11 +217,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 }
 
 // identify applies the per-address limit, authenticates the request and
-// its origin, and applies the client's limit. It answers the request itself
-// when it refuses it.
+// its origin, and applies the client's limits: its rate and its share of
+// what is in flight (and, for browser keys, the address's share). It
+// answers the request itself when it refuses it.
 func (h *Handler) identify(w http.ResponseWriter, r *http.Request, endpoint string, cfg *Config, origin string,
-	received time.Time) (client *access.Client, name string, ok bool) {
-	if ok, wait := h.limiter.AllowIP(cfg.Access.ClientIP(r), received); !ok {
+	received time.Time, ticket *admission.Ticket) (client *access.Client, name string, ok bool) {
+	ip := cfg.Access.ClientIP(r)
+	if ok, wait := h.limiter.AllowIP(ip, received); !ok {
 		h.metrics.throttled.WithLabelValues("ip").Inc()
 		h.reject(w, endpoint, clientNone, rateLimited("this address", wait))
 		return nil, "", false
@@ -232,32 +245,60 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request, endpoint stri
 		h.reject(w, endpoint, name, rateLimited("this client", wait))
 		return nil, "", false
 	}
+	if client == nil {
+		return client, name, true
+	}
+	refused := ticket.Join(admission.Client, client.Name, client.InFlight)
+	if refused == nil && client.Browser {
+		refused = ticket.Join(admission.Address, client.Name+"/"+ip.String(), client.AddressInFlight)
+	}
+	if refused != nil {
+		h.reject(w, endpoint, name, h.refused(refused))
+		return nil, "", false
+	}
 	return client, name, true
 }
 
 // decode reads and decodes the body, answering the request itself when the
-// body as a whole is unacceptable.
-func (h *Handler) decode(w http.ResponseWriter, r *http.Request, endpoint, name string, cfg *Config) ([]event.Item, bool) {
+// body as a whole is unacceptable. Memory is reserved on the ticket before
+// it is used: the body as it arrives, then what decoding it will take.
+// The body's clock starts at start, on the wall clock (h.now is the events'
+// clock).
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, endpoint, name string, cfg *Config,
+	ticket *admission.Ticket, start time.Time) ([]event.Item, bool) {
 	format, aerr := formatOf(r.Header.Get("Content-Type"))
 	if aerr != nil {
 		h.reject(w, endpoint, name, aerr)
 		return nil, false
 	}
-	buf, wireBytes, aerr := h.body.read(r, cfg.MaxRequestBytes)
+	lim := bodyLimits{maxBytes: cfg.MaxRequestBytes, timeout: cfg.BodyTimeout, minRate: cfg.MinBodyRate}
+	reserve := func(n int64) *apiError {
+		if refused := ticket.Reserve(n); refused != nil {
+			return h.refused(refused)
+		}
+		return nil
+	}
+	buf, wireBytes, aerr := h.body.read(w, r, lim, reserve, start)
 	h.metrics.receivedBytes.Add(float64(wireBytes))
 	if aerr != nil {
+		if aerr.code == CodeSlowBody {
+			h.metrics.throttled.WithLabelValues("slow_body").Inc()
+		}
 		h.reject(w, endpoint, name, aerr)
 		return nil, false
 	}
+	defer h.body.pool.put(buf) // decoded events hold no reference to the buffer
 	h.metrics.decodedBytes.Add(float64(buf.Len()))
-	items, err := event.Decode(format, buf.Bytes(), cfg.Limits)
-	h.body.pool.put(buf) // decoded events hold no reference to the buffer
+	batch, err := event.Scan(format, buf.Bytes(), cfg.Limits)
 	if err != nil {
 		h.reject(w, endpoint, name, payloadError(err))
 		return nil, false
 	}
-
-	return items, true
+	if aerr := reserve(batch.Cost()); aerr != nil {
+		h.reject(w, endpoint, name, aerr)
+		return nil, false
+	}
+	return batch.Items(), true
 }
 
 // refine applies the client's restrictions and the rules to every valid
@@ -305,8 +346,12 @@ func (h *Handler) refine(cfg *Config, client *access.Client, items []event.Item,
 			continue
 		}
 		e := cfg.Builder.Build(&it.Event, received)
-		if client != nil && client.Tenant != "" {
-			e.Labels[refine.LabelTenant] = model.LabelValue(client.Tenant)
+		tenant := cfg.Tenant
+		if client != nil {
+			tenant = client.Tenant
+		}
+		if tenant != "" {
+			e.Labels[refine.LabelTenant] = model.LabelValue(tenant)
 		}
 		if dryRun {
 			fired := applied.Fired
@@ -348,34 +393,36 @@ func restrict(c *access.Client, it *event.Item) {
 	}
 }
 
-// admit counts the request against the concurrency and in-flight byte caps.
-// A gzip body or one of unknown length is counted at max_request_bytes, the
-// most it may inflate to.
-func (h *Handler) admit(r *http.Request, cfg *Config) (release func(), _ *apiError) {
-	size := r.ContentLength
-	if size < 0 || size > cfg.MaxRequestBytes || r.Header.Get("Content-Encoding") != "" {
-		size = cfg.MaxRequestBytes
-	}
-	n := h.inflight.Add(1)
-	b := h.inflightBytes.Add(size)
-	release = func() {
-		h.inflight.Add(-1)
-		h.inflightBytes.Add(-size)
-	}
-	scope := ""
+// refused counts a refusal by an in-flight limit and words the answer:
+// 503 for the API's own limits, 429 for a client's or an address's share
+// (the client itself is sending too much), 413 when the request alone needs
+// more memory than its share and retrying cannot help.
+func (h *Handler) refused(r *admission.Refusal) *apiError {
+	h.metrics.throttled.WithLabelValues(r.Metric()).Inc()
+	return refusalError(r)
+}
+
+func refusalError(r *admission.Refusal) *apiError {
+
+	limit := map[bool]string{false: "max_concurrent_requests", true: "max_inflight_bytes"}[r.Bytes]
 	switch {
-	case cfg.MaxConcurrent > 0 && n > cfg.MaxConcurrent:
-		scope = "concurrency"
-	case cfg.MaxInflightBytes > 0 && b > cfg.MaxInflightBytes:
-		scope = "inflight_bytes"
+	case r.Never:
+		return &apiError{status: http.StatusRequestEntityTooLarge, code: event.CodeTooLarge,
+			reason: fmt.Sprintf("decoding this request needs more memory than %s of the %s (%d bytes); send fewer or larger values per request",
+				limit, r.Scope, r.Limit)}
+	case r.Scope == admission.Global:
+		return &apiError{status: http.StatusServiceUnavailable, code: CodeOverloaded,
+			reason: "the server is at its limit of concurrent requests or in-flight bytes; retry shortly",
+			header: http.Header{"Retry-After": {"1"}}}
 	default:
-		return release, nil
+		who := map[admission.Scope]string{admission.Client: "this client", admission.Address: "this client's address"}[r.Scope]
+		if r.Scope == admission.Address {
+			limit += "_per_address"
+		}
+		return &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited,
+			reason: fmt.Sprintf("%s has reached its %s (%d); retry after the Retry-After seconds", who, limit, r.Limit),
+			header: http.Header{"Retry-After": {"1"}}}
 	}
-	release()
-	h.metrics.throttled.WithLabelValues(scope).Inc()
-	return nil, &apiError{status: http.StatusServiceUnavailable, code: "overloaded",
-		reason: "the server is at its limit of concurrent requests or in-flight bytes; retry shortly",
-		header: http.Header{"Retry-After": {"1"}}}
 }
 
 // preflight answers a CORS preflight. Preflights carry no API key, so any
@@ -403,7 +450,7 @@ func setCORSHeaders(hdr http.Header, origin string) {
 }
 
 func rateLimited(who string, wait time.Duration) *apiError {
-	return &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
+	return &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited,
 		reason: fmt.Sprintf("rate limit exceeded for %s; retry after the Retry-After seconds", who),
 		header: http.Header{"Retry-After": {retryAfter(wait)}}}
 }
