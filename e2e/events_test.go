@@ -221,3 +221,50 @@ func assertEntries(t *testing.T, got []lokiEntry, want []expected) {
 		}
 	}
 }
+
+// TestSkewedClientIsSeenNow sends events from a client whose clock runs
+// minutes fast, with the default max_future, and measures how long each
+// takes to show in a query that ends now, as dashboards and alert rules
+// query. An entry dated ahead of now would stay invisible for the whole
+// skew; with the default, the receive time is used and the client's time
+// kept in the line.
+func TestSkewedClientIsSeenNow(t *testing.T) {
+	lokiURL := startLoki(t, false)
+	run := randomID(t)
+	a := startAlloy(t, func(apiPort int) string {
+		return curatedConfig("skew", apiPort, lokiURL, fmt.Sprintf(`labels = {run = %q}`, run))
+	})
+	for _, skew := range []time.Duration{2 * time.Minute, 30 * time.Minute} {
+		sent := time.Now()
+		clientTime := sent.Add(skew).UTC().Truncate(time.Millisecond)
+		body := fmt.Sprintf(`{"event":"clock.fast","attributes":{"skew":%q},"timestamp":%d}`, skew, clientTime.UnixMilli())
+		if status, resp := a.post(t, "/v1/events", map[string]string{"Content-Type": "application/json"}, []byte(body)); status != http.StatusAccepted {
+			t.Fatalf("POST: %d %s", status, resp)
+		}
+		query := fmt.Sprintf(`{run=%q} | json | attributes_skew=%q`, run, skew.String())
+		var got []lokiEntry
+		deadline := sent.Add(30 * time.Second)
+		for len(got) == 0 && time.Now().Before(deadline) {
+			got = queryRange(t, lokiURL, "", query, sent.Add(-time.Minute), time.Now()) // ends now, like a panel
+			if len(got) == 0 {
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		if len(got) != 1 {
+			t.Fatalf("clock %s fast: not visible to a query ending now within 30 s of the POST", skew)
+		}
+		visible := time.Since(sent)
+		e := got[0]
+		if e.Time.After(time.Now()) || e.Time.Before(sent.Add(-time.Second)) {
+			t.Errorf("clock %s fast: entry dated %s, want the receive time", skew, e.Time)
+		}
+		if want := `"client_timestamp":"` + clientTime.Format(time.RFC3339Nano) + `"`; !strings.Contains(e.Line, want) {
+			t.Errorf("clock %s fast: line %s lacks %s", skew, e.Line, want)
+		}
+		t.Logf("clock %s fast: visible to a query ending now %s after the POST (it would have been %s with the event's own time)",
+			skew, visible.Round(10*time.Millisecond), skew)
+	}
+	if v := a.metric(t, `loki_source_curated_api_entry_timestamps_total{component_id="loki.source.curated_api.skew",component_path="/",source="out_of_window"}`); v != "2" {
+		t.Errorf("entry_timestamps_total{source=out_of_window} = %q, want 2", v)
+	}
+}

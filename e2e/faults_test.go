@@ -61,10 +61,12 @@ loki.write "loki" {
 }
 
 // loadClient posts batches of events, each with a unique seq attribute and
-// its own millisecond timestamp, and records which ones the API handed off.
+// the time it was sent (as a client would stamp it), and records which ones
+// the API handed off.
 type loadClient struct {
 	url     string
-	base    time.Time
+	begun   time.Time // before the first event's timestamp
+	key     string    // the API key sent, if any
 	next    atomic.Int64
 	mu      sync.Mutex
 	handed  map[int64]bool
@@ -76,7 +78,7 @@ type loadClient struct {
 }
 
 func newLoadClient(apiURL string, batch int) *loadClient {
-	return &loadClient{url: apiURL + "/v1/events", base: time.Now().Add(-time.Minute).Truncate(time.Millisecond),
+	return &loadClient{url: apiURL + "/v1/events", begun: time.Now().Add(-time.Second),
 		handed: map[int64]bool{}, byCode: map[string]int{}, batch: batch,
 		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 }
@@ -85,16 +87,23 @@ func (c *loadClient) send() {
 	seqs := make([]int64, c.batch)
 	var b bytes.Buffer
 	b.WriteByte('[')
+	// Stamped when sent, never ahead of the clock: an entry dated in the
+	// future is invisible to a query that ends now, once its chunk is flushed.
+	sentAt := time.Now().UnixMilli()
 	for i := range seqs {
 		seqs[i] = c.next.Add(1)
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"event":"fault.test","timestamp":%d,"attributes":{"seq":%d}}`,
-			c.base.Add(time.Duration(seqs[i])*time.Millisecond).UnixMilli(), seqs[i])
+		fmt.Fprintf(&b, `{"event":"fault.test","timestamp":%d,"attributes":{"seq":%d}}`, sentAt, seqs[i])
 	}
 	b.WriteByte(']')
-	resp, err := c.client.Post(c.url, "application/json", &b)
+	req, _ := http.NewRequest(http.MethodPost, c.url, &b)
+	req.Header.Set("Content-Type", "application/json")
+	if c.key != "" {
+		req.Header.Set("X-API-Key", c.key)
+	}
+	resp, err := c.client.Do(req)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sent += len(seqs)
@@ -150,14 +159,17 @@ func (c *loadClient) start(ctx context.Context, workers int, interval time.Durat
 	}
 }
 
-// storedSeqs reads every fault.test entry of run from Loki, paging by
-// timestamp, and returns the seqs. A page restarts at the last timestamp it
-// saw (entries of one request can share one), and seqs already seen are
-// skipped, so nothing falls between pages.
-func storedSeqs(t *testing.T, lokiURL, run string, from, to time.Time) map[int64]bool {
+// storedSeqs reads every fault.test entry of run from Loki from from until
+// now, paging by timestamp, and returns the seqs. A page restarts at the
+// last timestamp it saw (entries of one request share one), and seqs already
+// seen are skipped, so nothing falls between pages. Only a short page ends
+// the read; a page that cannot move on fails the test instead of passing
+// for the end, and so does a page that would start after now (Loki answers
+// those with nothing once chunks are flushed).
+func storedSeqs(t *testing.T, lokiURL, run string, from time.Time) map[int64]bool {
 	t.Helper()
 	seqs := map[int64]bool{}
-	start := from
+	start, to := from, time.Now()
 	for {
 		q := url.Values{"query": {fmt.Sprintf(`{run=%q}`, run)}, "limit": {"5000"}, "direction": {"forward"},
 			"start": {strconv.FormatInt(start.UnixNano(), 10)}, "end": {strconv.FormatInt(to.UnixNano(), 10)}}
@@ -183,9 +195,15 @@ func storedSeqs(t *testing.T, lokiURL, run string, from, to time.Time) map[int64
 				if ts := time.Unix(0, ns); ts.After(last) {
 					last = ts
 				}
-				var line struct{ Attributes struct{ Seq int64 } }
+				var line struct {
+					Event      string
+					Attributes struct{ Seq int64 }
+				}
 				if err := json.Unmarshal([]byte(v[1]), &line); err != nil {
 					t.Fatalf("line %q: %v", v[1], err)
+				}
+				if line.Event != "fault.test" {
+					continue // another sender in the same run
 				}
 				if !seqs[line.Attributes.Seq] {
 					fresh++
@@ -193,8 +211,13 @@ func storedSeqs(t *testing.T, lokiURL, run string, from, to time.Time) map[int64
 				seqs[line.Attributes.Seq] = true
 			}
 		}
-		if n < 5000 || fresh == 0 {
+		switch {
+		case n < 5000:
 			return seqs
+		case fresh == 0:
+			t.Fatalf("read-back stuck at %s: a full page of %d entries, none new (too many share one timestamp)", start, n)
+		case last.After(to):
+			t.Fatalf("read-back reached %s, after the query's end %s: entries are dated in the future", last, to)
 		}
 		start = last
 	}
@@ -217,11 +240,10 @@ type outcome struct {
 func (c *loadClient) settle(t *testing.T, scenario, lokiURL, run string, timeout time.Duration) outcome {
 	t.Helper()
 	c.workers.Wait()
-	from, to := c.base.Add(-time.Second), c.base.Add(time.Duration(c.next.Load()+1)*time.Millisecond)
 	deadline := time.Now().Add(timeout)
 	var found map[int64]bool
 	for {
-		found = storedSeqs(t, lokiURL, run, from, to)
+		found = storedSeqs(t, lokiURL, run, c.begun)
 		missing := 0
 		for s := range c.handed {
 			if !found[s] {

@@ -29,16 +29,21 @@ const (
 	DefaultMaxAttributes       = 64
 	DefaultForwardTimeout      = 5 * time.Second
 	DefaultMaxPast             = time.Hour
-	DefaultMaxFuture           = 5 * time.Minute
-	DefaultGracefulShutdown    = 30 * time.Second
-	DefaultMaxConcurrent       = 1024
-	DefaultMaxInflightBytes    = 64 * units.MiB
-	DefaultCORSMaxAge          = 10 * time.Minute
-	DefaultBodyTimeout         = 10 * time.Second
-	DefaultMinBodyRate         = units.KiB
+	// DefaultMaxFuture is small: an entry dated ahead of the clock is
+	// invisible to every panel and alert rule that evaluates "up to now"
+	// until the clock catches up, so a fast client clock would delay
+	// detection by its skew. Past it, the receive time is used and the
+	// client's own time kept in the line.
+	DefaultMaxFuture        = 5 * time.Second
+	DefaultGracefulShutdown = 30 * time.Second
+	DefaultMaxConcurrent    = 1024
+	DefaultMaxInflightBytes = 64 * units.MiB
+	DefaultCORSMaxAge       = 10 * time.Minute
+	DefaultBodyTimeout      = 10 * time.Second
+	DefaultMinBodyRate      = units.KiB
 	// A browser key's holders are anyone: each address gets this share.
 	DefaultMaxConcurrentPerAddress    = 32
-	DefaultMaxInflightBytesPerAddress = 4 * units.MiB
+	DefaultMaxInflightBytesPerAddress = 8 * units.MiB
 )
 
 // Arguments holds the values of loki.source.curated_api's config block.

@@ -31,7 +31,7 @@ func TestArgumentsDefaults(t *testing.T) {
 	}
 	if args.MaxRequestBytes != units.MiB || args.MaxEventsPerRequest != 500 || args.MaxEventBytes != 32*units.KiB ||
 		args.MaxAttributes != 64 || args.ForwardTimeout != 5*time.Second || args.MaxPast != time.Hour ||
-		args.MaxFuture != 5*time.Minute || args.GracefulShutdownTimeout != 30*time.Second {
+		args.MaxFuture != 5*time.Second || args.GracefulShutdownTimeout != 30*time.Second {
 		t.Errorf("defaults = %+v", args)
 	}
 	if args.HTTP == nil || args.HTTP.ListenPort != 8080 || args.HTTP.ServerReadTimeout != 30*time.Second {

@@ -167,14 +167,20 @@ func (t *Ticket) leave(s Scope) {
 }
 
 // Reserve takes n more bytes in every scope the ticket holds, or none.
+// A request that could never fit one of its scopes is told so first,
+// whatever the others hold now.
 func (t *Ticket) Reserve(n int64) *Refusal {
+	for s := len(t.held) - 1; s >= 0; s-- {
+		if lim := t.limits[s].Bytes; t.held[s] != nil && lim > 0 && t.bytes+n > lim {
+			return &Refusal{Scope: Scope(s), Bytes: true, Never: true, Limit: lim}
+		}
+	}
 	for s := range t.held {
 		cnt := t.held[s]
 		if cnt == nil {
 			continue
 		}
 		if r := reserve(cnt, n, t.limits[s].Bytes, Scope(s)); r != nil {
-			r.Never = t.bytes+n > t.limits[s].Bytes
 			for u := 0; u < s; u++ {
 				if t.held[u] != nil {
 					t.held[u].bytes.Add(-n)

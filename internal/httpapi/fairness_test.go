@@ -211,3 +211,27 @@ func TestOpenAPITenant(t *testing.T) {
 		t.Errorf("tenant label %q, want team-x", got)
 	}
 }
+
+// A request refused before its body is read is answered at once on a
+// closing connection, not after net/http drains the body it never read.
+func TestRefusedBeforeTheBodyClosesTheConnection(t *testing.T) {
+	f := newFixtureWith(t, fairConfig(t))
+	head := "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-API-Key: wrong\r\nContent-Length: 900\r\n\r\n"
+	status, body := rawRequest(t, f, head, func(c net.Conn) { // a trickle the server must not wait for
+		for range 900 {
+			if _, err := c.Write([]byte(" ")); err != nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	if !strings.HasPrefix(status, "401") || !strings.Contains(body, "unauthorized") {
+		t.Errorf("got %s %s, want 401", status, body)
+	}
+	// A complete body keeps the connection open for the next request.
+	r := f.do(t, http.MethodPost, PathEvents, map[string]string{"Content-Type": "application/json", "X-API-Key": serverKey},
+		[]byte(`{"event":"a"}`))
+	if r.status != http.StatusAccepted || r.header.Get("Connection") == "close" {
+		t.Errorf("normal request: %d, Connection %q", r.status, r.header.Get("Connection"))
+	}
+}

@@ -153,6 +153,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	if origin != "" && cfg.Access.OriginAllowed(origin) {
 		setCORSHeaders(w.Header(), origin)
 	}
+	// Until its body is read, a request refused is answered on a connection
+	// that closes: otherwise net/http drains the unread body before it
+	// answers, waiting on whatever the client trickles.
+	if r.ContentLength != 0 {
+		w.Header().Set("Connection", "close")
+	}
 	if r.Method != http.MethodPost {
 		h.reject(w, endpoint, clientNone, methodNotAllowed("POST, OPTIONS"))
 		return
@@ -288,6 +294,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, endpoint, name 
 		return nil, false
 	}
 	defer h.body.pool.put(buf) // decoded events hold no reference to the buffer
+	w.Header().Del("Connection") // the body is in: the connection may serve more
 	h.metrics.decodedBytes.Add(float64(buf.Len()))
 	batch, err := event.Scan(format, buf.Bytes(), cfg.Limits)
 	if err != nil {
