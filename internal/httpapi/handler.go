@@ -293,7 +293,7 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, endpoint, name 
 		h.reject(w, endpoint, name, aerr)
 		return nil, false
 	}
-	defer h.body.pool.put(buf) // decoded events hold no reference to the buffer
+	defer h.body.pool.put(buf)   // decoded events hold no reference to the buffer
 	w.Header().Del("Connection") // the body is in: the connection may serve more
 	h.metrics.decodedBytes.Add(float64(buf.Len()))
 	batch, err := event.Scan(format, buf.Bytes(), cfg.Limits)
