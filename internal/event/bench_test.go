@@ -1,6 +1,7 @@
 package event
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -32,5 +33,31 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkWorstShapes decodes the shapes of limits_test.go sized to the
+// default limits, reporting the bytes allocated per body byte (alloc/B) and
+// what Cost charges per body byte (cost/B).
+func BenchmarkWorstShapes(b *testing.B) {
+	for _, s := range append(refusedShapes(), acceptedShapes()...) {
+		b.Run(strings.ReplaceAll(s.name, " ", "_"), func(b *testing.B) {
+			body := []byte(s.body)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			var cost int64
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				if batch, err := Scan(s.format, body, defaultLimits); err == nil {
+					cost = batch.Cost()
+					_ = batch.Items()
+				}
+			}
+			runtime.ReadMemStats(&after)
+			perOp := float64(after.TotalAlloc-before.TotalAlloc) / float64(b.N)
+			b.ReportMetric(perOp/float64(len(body)), "alloc/B")
+			b.ReportMetric(float64(cost)/float64(len(body)), "cost/B")
+		})
 	}
 }

@@ -542,7 +542,7 @@ func decodeAttributes(raw []byte, lim Limits) ([]Attribute, *FieldError) {
 	}
 	// Count before decoding, so an object of many tiny members is refused
 	// for the price of its keys. Duplicate keys count once, as in a map.
-	if lim.MaxAttributes > 0 {
+	if lim.MaxAttributes > 0 && countMembers(raw) > lim.MaxAttributes {
 		r := reader{data: raw}
 		if keys := r.memberKeys(); len(keys) > lim.MaxAttributes {
 			slices.Sort(keys)

@@ -34,14 +34,16 @@ func repeatTo(open, unit, sep, close string, size int) string {
 // eventsOf fills a body of about size bytes with copies of one event.
 func eventsOf(ev string, size int) string { return repeatTo("[", ev, ",", "]", size) }
 
-// Shapes refused for a request-wide limit: the scan must stop at the first
+type shape struct {
+	name   string
+	format Format
+	body   string
+}
+
+// refusedShapes break a request-wide limit: the scan must stop at the first
 // excess, allocating next to nothing whatever the body's size.
-func TestScanRefusesWorstShapesCheaply(t *testing.T) {
-	shapes := []struct {
-		name   string
-		format Format
-		body   string
-	}{
+func refusedShapes() []shape {
+	return []shape{
 		{"array of tiny numbers", FormatJSON, repeatTo("[", "1", ",", "]", maxBody)},
 		{"array of empty objects", FormatJSON, repeatTo("[", "{}", ",", "]", maxBody)},
 		{"array of empty arrays", FormatJSON, repeatTo("[", "[]", ",", "]", maxBody)},
@@ -49,7 +51,42 @@ func TestScanRefusesWorstShapesCheaply(t *testing.T) {
 		{"ndjson of one-character lines", FormatNDJSON, repeatTo("", "1", "\n", "", maxBody)},
 		{"ndjson of empty objects", FormatNDJSON, repeatTo("", "{}", "\n", "", maxBody)},
 	}
-	for _, s := range shapes {
+}
+
+// acceptedShapes are bodies a request may legally carry, built to cost the
+// most memory per byte.
+func acceptedShapes() []shape {
+	tiny := func(unit string) string { // one event of max_event_bytes holding tiny values
+		return repeatTo(`{"event":"e","attributes":{"a":[`, unit, ",", "]}}", int(defaultLimits.MaxEventBytes))
+	}
+	var manyAttrs strings.Builder
+	manyAttrs.WriteString(`{"event":"e","attributes":{`)
+	for i := range 64 {
+		fmt.Fprintf(&manyAttrs, `"k%02d":1,`, i)
+	}
+	manyAttrs.WriteString(`"k":1}}`)
+	deep := `{"event":"e","attributes":{` + strings.TrimSuffix(strings.Repeat(
+		`"d%d":{"a":{"a":{"a":{"a":{"a":{"a":{"a":0}}}}}}},`, 64), ",") + "}}"
+	deep = fmt.Sprintf(deep, anyInts(64)...)
+	return []shape{
+		{"events of tiny numbers", FormatJSON, eventsOf(tiny("1"), maxBody)},
+		{"events of empty objects", FormatJSON, eventsOf(tiny("{}"), maxBody)},
+		{"events of empty arrays", FormatJSON, eventsOf(tiny("[]"), maxBody)},
+		{"events of one-letter strings", FormatJSON, eventsOf(tiny(`"a"`), maxBody)},
+		{"events of escaped strings", FormatJSON, eventsOf(tiny(`"\u00e9"`), maxBody)},
+		{"many tiny attributes", FormatJSON, eventsOf(manyAttrs.String(), 500*(manyAttrs.Len()+1))},
+		{"deep but allowed nesting", FormatJSON, eventsOf(deep, min(maxBody, 500*(len(deep)+1)))},
+		{"objects of one tiny member", FormatJSON, eventsOf(tiny(`{"a":0}`), maxBody)},
+		{"too many attributes", FormatJSON, eventsOf(uniqueKeys(int(defaultLimits.MaxEventBytes)), maxBody)},
+		{"tiny events", FormatJSON, repeatTo("[", `{"event":"e"}`, ",", "]", 500*14)},
+		{"ndjson of tiny values", FormatNDJSON, repeatTo("", tiny("1"), "\n", "", maxBody)},
+		{"envelope with a full context", FormatJSON, `{"context":` + tiny("1") + `,"events":` +
+			repeatTo("[", `{"event":"e"}`, ",", "]", 500*14) + "}"},
+	}
+}
+
+func TestScanRefusesWorstShapesCheaply(t *testing.T) {
+	for _, s := range refusedShapes() {
 		t.Run(s.name, func(t *testing.T) {
 			body := []byte(s.body)
 			var err error
@@ -68,44 +105,10 @@ func TestScanRefusesWorstShapesCheaply(t *testing.T) {
 	}
 }
 
-// Shapes a request may legally carry: decoding them must stay within the
-// cost the batch reports before decoding, which the API charges against its
-// in-flight memory budget.
+// Decoding a legal body must stay within the cost the batch reports before
+// decoding, which the API charges against its in-flight memory budget.
 func TestBatchCostBoundsAllocations(t *testing.T) {
-	tiny := func(unit string) string { // one event of max_event_bytes holding tiny values
-		return repeatTo(`{"event":"e","attributes":{"a":[`, unit, ",", "]}}", int(defaultLimits.MaxEventBytes))
-	}
-	var manyAttrs strings.Builder
-	manyAttrs.WriteString(`{"event":"e","attributes":{`)
-	for i := range 64 {
-		fmt.Fprintf(&manyAttrs, `"k%02d":1,`, i)
-	}
-	manyAttrs.WriteString(`"k":1}}`)
-	deep := `{"event":"e","attributes":{` + strings.TrimSuffix(strings.Repeat(
-		`"d%d":{"a":{"a":{"a":{"a":{"a":{"a":{"a":0}}}}}}},`, 64), ",") + "}}"
-	deep = fmt.Sprintf(deep, anyInts(64)...)
-	overAttrs := uniqueKeys(int(defaultLimits.MaxEventBytes))
-
-	shapes := []struct {
-		name   string
-		format Format
-		body   string
-	}{
-		{"events of tiny numbers", FormatJSON, eventsOf(tiny("1"), maxBody)},
-		{"events of empty objects", FormatJSON, eventsOf(tiny("{}"), maxBody)},
-		{"events of empty arrays", FormatJSON, eventsOf(tiny("[]"), maxBody)},
-		{"events of one-letter strings", FormatJSON, eventsOf(tiny(`"a"`), maxBody)},
-		{"events of escaped strings", FormatJSON, eventsOf(tiny(`"\u00e9"`), maxBody)},
-		{"many tiny attributes", FormatJSON, eventsOf(manyAttrs.String(), 500*(manyAttrs.Len()+1))},
-		{"deep but allowed nesting", FormatJSON, eventsOf(deep, min(maxBody, 500*(len(deep)+1)))},
-		{"objects of one tiny member", FormatJSON, eventsOf(tiny(`{"a":0}`), maxBody)},
-		{"too many attributes", FormatJSON, eventsOf(overAttrs, maxBody)},
-		{"tiny events", FormatJSON, repeatTo("[", `{"event":"e"}`, ",", "]", 500*14)},
-		{"ndjson of tiny values", FormatNDJSON, repeatTo("", tiny("1"), "\n", "", maxBody)},
-		{"envelope with a full context", FormatJSON, `{"context":` + tiny("1") + `,"events":` +
-			repeatTo("[", `{"event":"e"}`, ",", "]", 500*14) + "}"},
-	}
-	for _, s := range shapes {
+	for _, s := range acceptedShapes() {
 		t.Run(s.name, func(t *testing.T) {
 			body := []byte(s.body)
 			if len(body) > maxBody {

@@ -389,6 +389,26 @@ func (r *reader) members() []Attribute {
 	}
 }
 
+// countMembers counts the members of a valid JSON object, duplicates
+// included, without allocating.
+func countMembers(raw []byte) int {
+	r := reader{data: raw}
+	r.pos++
+	r.ws()
+	if raw[r.pos] == '}' {
+		return 0
+	}
+	for n := 1; ; n++ {
+		r.ws()
+		_ = r.skipString()
+		_ = r.colon()
+		_, _ = r.skip(1)
+		if done, _ := r.next('}', ""); done {
+			return n
+		}
+	}
+}
+
 // memberKeys returns the keys of the valid JSON object at r.pos, in
 // document order, without decoding its values.
 func (r *reader) memberKeys() []string {
