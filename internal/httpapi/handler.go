@@ -155,8 +155,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	}
 	// Until its body is read, a request refused is answered on a connection
 	// that closes: otherwise net/http drains the unread body before it
-	// answers, waiting on whatever the client trickles.
-	if r.ContentLength != 0 {
+	// answers, waiting on whatever the client trickles. (HTTP/2 resets the
+	// stream instead and has no such header.)
+	if r.ProtoMajor == 1 && r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
 	}
 	if r.Method != http.MethodPost {
