@@ -273,7 +273,7 @@ func refDecodeTimestamp(raw json.RawMessage) (time.Time, *FieldError) {
 			}
 		}
 		return time.Time{}, &FieldError{Field: timestampField, Code: CodeInvalidValue,
-			Reason: "must be an RFC 3339 string such as 2026-11-25T09:30:00.123Z or integer Unix milliseconds"}
+			Reason: "must be an RFC 3339 string after 1970 such as 2026-11-25T09:30:00.123Z or integer Unix milliseconds"}
 	}
 	ms, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil || ms <= 0 {
