@@ -2,6 +2,7 @@ package curatedapi
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/grafana/alloy/syntax/alloytypes"
 
@@ -12,13 +13,12 @@ import (
 
 // Defaults of the refinement rules.
 const (
-	DefaultLineFormat          = refine.LineJSON
-	DefaultTimestampPolicy     = refine.TimestampAccept
-	DefaultLabelValueLength    = 64
-	DefaultMaxDistinctValues   = 100
-	DefaultTruncateMarker      = "…[truncated]"
-	DefaultRedactKeyAction     = rules.KeyActionMask
-	defaultRedactBuiltinsNames = "email, phone, card, ipv4, ipv6, jwt, bearer, aws_key"
+	DefaultLineFormat        = refine.LineJSON
+	DefaultTimestampPolicy   = refine.TimestampAccept
+	DefaultLabelValueLength  = 64
+	DefaultMaxDistinctValues = 100
+	DefaultTruncateMarker    = "…[truncated]"
+	DefaultRedactKeyAction   = rules.KeyActionMask
 )
 
 // SchemaArguments is the schema block.
@@ -118,7 +118,11 @@ func (a *Arguments) rulesConfig() (rules.Config, error) {
 	for _, name := range a.Redact.Builtins {
 		k, ok := byName[name]
 		if !ok {
-			return cfg, fmt.Errorf("redact: unknown builtin %q; use %s", name, defaultRedactBuiltinsNames)
+			names := make([]string, 0, len(byName))
+			for _, k := range pii.Kinds() {
+				names = append(names, k.String())
+			}
+			return cfg, fmt.Errorf("redact: unknown builtin %q; use %s", name, strings.Join(names, ", "))
 		}
 		cfg.Redact.Builtins |= 1 << k
 	}

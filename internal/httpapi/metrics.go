@@ -80,7 +80,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"rule"}),
 		redacted: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "redactions_total",
-			Help: "Values redacted, by pattern (email, phone, card, ipv4, ipv6, jwt, bearer, aws_key, key, hash, or a custom pattern's name).",
+			Help: "Values redacted, by pattern (a built-in detector such as email, card or token, key, hash, or a custom pattern's name).",
 		}, []string{"pattern"}),
 		labelOverflow: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "label_overflow_total",

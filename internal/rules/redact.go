@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -12,18 +11,6 @@ import (
 
 // MaskedValue replaces the value of an attribute whose key names a secret.
 const MaskedValue = "[REDACTED]"
-
-// Key names (lower case, separators removed) that mark a secret anywhere
-// in a key, and short ones that must be the whole key ("pin" is not
-// "shipping").
-var (
-	secretKeyParts = [][]byte{
-		[]byte("password"), []byte("passwd"), []byte("passphrase"), []byte("secret"), []byte("token"),
-		[]byte("apikey"), []byte("authorization"), []byte("cookie"), []byte("cardnumber"),
-		[]byte("creditcard"), []byte("ccnumber"), []byte("privatekey"), []byte("accesskey"), []byte("sessionkey"),
-	}
-	secretKeys = []string{"pwd", "pin", "auth", "cvv", "cvc", "ssn", "otp", "cc"}
-)
 
 type customPattern struct {
 	name   string
@@ -50,7 +37,7 @@ func newRedactor(cfg RedactConfig) (redactor, error) {
 	}
 	for _, k := range cfg.Keys {
 		var buf [128]byte
-		r.keys[string(normalizeKey(k, &buf))] = true
+		r.keys[string(pii.NormalizeName(k, &buf))] = true
 	}
 	for _, name := range sortedKeys(cfg.Patterns) {
 		re, err := regexp.Compile(cfg.Patterns[name])
@@ -62,47 +49,16 @@ func newRedactor(cfg RedactConfig) (redactor, error) {
 	return r, nil
 }
 
-// normalizeKey lower-cases key and drops everything but letters and digits
-// into buf, so "Card-Number", "card_number" and "cardNumber" compare equal.
-func normalizeKey(key string, buf *[128]byte) []byte {
-	n := 0
-	for i := 0; i < len(key) && n < len(buf); i++ {
-		c := key[i]
-		switch {
-		case c >= 'A' && c <= 'Z':
-			buf[n] = c + 'a' - 'A'
-			n++
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-			buf[n] = c
-			n++
-		}
-	}
-	return buf[:n]
-}
-
 func (r *redactor) sensitiveKey(key string) bool {
 	if !r.builtinKeys && len(r.keys) == 0 {
 		return false
 	}
 	var buf [128]byte
-	k := normalizeKey(key, &buf)
+	k := pii.NormalizeName(key, &buf)
 	if len(r.keys) > 0 && r.keys[string(k)] { // no allocation: map index by string(bytes)
 		return true
 	}
-	if !r.builtinKeys {
-		return false
-	}
-	for _, part := range secretKeyParts {
-		if bytes.Contains(k, part) {
-			return true
-		}
-	}
-	for _, s := range secretKeys {
-		if string(k) == s {
-			return true
-		}
-	}
-	return false
+	return r.builtinKeys && pii.IsSecretName(k)
 }
 
 // fieldPath is a field's JSON path, built only when a rule fires on it, so
@@ -253,12 +209,12 @@ func (r *redactor) value(v any, where *fieldPath, res *Result, trace bool) any {
 				res.fire(trace, "redact:key:"+p.String())
 				if r.remove {
 					delete(x, k)
-				} else {
-					x[k] = MaskedValue
+					continue
 				}
-				continue
+				c = MaskedValue // and the key itself is scanned below
+			} else {
+				c = r.value(c, &p, res, trace)
 			}
-			c = r.value(c, &p, res, trace)
 			keyPath := p
 			keyPath.isKey = true
 			if nk := r.str(k, &keyPath, res, trace); nk != k {
