@@ -83,6 +83,7 @@ func Decode(format Format, body []byte, lim Limits) ([]Item, error) {
 // a request limit is refused before it costs memory.
 type Batch struct {
 	elems []element
+	one   [1]element // elems of a single-event body, without a second allocation
 	ctx   *partial
 	lim   Limits
 	size  int
@@ -97,7 +98,7 @@ type Batch struct {
 const (
 	costPerValue  = 96
 	costPerObject = 320
-	costPerEvent  = 1024
+	costPerEvent  = 1536
 )
 
 // Cost is an upper bound of the bytes Scan and Items allocate for the
@@ -167,7 +168,10 @@ func scanJSON(body []byte, lim Limits) (*Batch, error) {
 		if obj.has(fieldEvents) {
 			return scanEnvelope(obj, n, lim)
 		}
-		return &Batch{elems: []element{{raw: trimmed, parsed: true, obj: obj}}, n: n}, nil
+		b := &Batch{n: n}
+		b.one[0] = element{raw: trimmed, parsed: true, obj: obj}
+		b.elems = b.one[:]
+		return b, nil
 	default:
 		return nil, &PayloadError{Kind: PayloadMalformed, Reason: "request body must be a JSON object or array of event objects"}
 	}
@@ -540,20 +544,23 @@ func decodeAttributes(raw []byte, lim Limits) ([]Attribute, *FieldError) {
 	if raw[0] != '{' {
 		return nil, &FieldError{Field: attributesField, Code: CodeInvalidType, Reason: "must be an object"}
 	}
-	// Count before decoding, so an object of many tiny members is refused
-	// for the price of its keys. Duplicate keys count once, as in a map.
-	if lim.MaxAttributes > 0 && countMembers(raw) > lim.MaxAttributes {
-		r := reader{data: raw}
-		if keys := r.memberKeys(); len(keys) > lim.MaxAttributes {
-			slices.Sort(keys)
-			if n := len(slices.Compact(keys)); n > lim.MaxAttributes {
-				return nil, &FieldError{Field: attributesField, Code: CodeTooMany,
-					Reason: fmt.Sprintf("has %d attributes, more than max_attributes (%d)", n, lim.MaxAttributes)}
-			}
-		}
-	}
+	// Decoding stops after max_attributes+1 members, so an object of many
+	// tiny members costs no more than the limit allows. Past it, count its
+	// keys alone: duplicates count once, as in a map.
 	r := reader{data: raw}
-	attrs := sortAttributes(r.members())
+	attrs, over := r.members(lim.MaxAttributes)
+	if over {
+		r = reader{data: raw}
+		keys := r.memberKeys()
+		slices.Sort(keys)
+		if n := len(slices.Compact(keys)); n > lim.MaxAttributes {
+			return nil, &FieldError{Field: attributesField, Code: CodeTooMany,
+				Reason: fmt.Sprintf("has %d attributes, more than max_attributes (%d)", n, lim.MaxAttributes)}
+		}
+		r = reader{data: raw}
+		attrs, _ = r.members(0)
+	}
+	attrs = sortAttributes(attrs)
 	for _, a := range attrs {
 		if err := checkAttribute(a.Key, a.Value); err != nil {
 			return nil, err

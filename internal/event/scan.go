@@ -365,8 +365,9 @@ func hex4(b []byte) rune {
 }
 
 // members decodes the valid JSON object at r.pos into its members, in
-// document order, duplicates included.
-func (r *reader) members() []Attribute {
+// document order, duplicates included. With a limit, it stops when one more
+// member than limit follows, and reports it.
+func (r *reader) members(limit int) (_ []Attribute, over bool) {
 	d := r.data
 	r.ws()
 	r.pos++
@@ -374,9 +375,12 @@ func (r *reader) members() []Attribute {
 	attrs := make([]Attribute, 0, 16)
 	if d[r.pos] == '}' {
 		r.pos++
-		return attrs
+		return attrs, false
 	}
 	for {
+		if limit > 0 && len(attrs) == limit {
+			return nil, true
+		}
 		r.ws()
 		start := r.pos
 		_ = r.skipString()
@@ -384,27 +388,7 @@ func (r *reader) members() []Attribute {
 		_ = r.colon()
 		attrs = append(attrs, Attribute{Key: key, Value: r.value()})
 		if done, _ := r.next('}', ""); done {
-			return attrs
-		}
-	}
-}
-
-// countMembers counts the members of a valid JSON object, duplicates
-// included, without allocating.
-func countMembers(raw []byte) int {
-	r := reader{data: raw}
-	r.pos++
-	r.ws()
-	if raw[r.pos] == '}' {
-		return 0
-	}
-	for n := 1; ; n++ {
-		r.ws()
-		_ = r.skipString()
-		_ = r.colon()
-		_, _ = r.skip(1)
-		if done, _ := r.next('}', ""); done {
-			return n
+			return attrs, false
 		}
 	}
 }

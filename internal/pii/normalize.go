@@ -18,15 +18,6 @@ var normalizable = func() (t [256]bool) {
 	return t
 }()
 
-func needsNormalizing(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if normalizable[s[i]] {
-			return true
-		}
-	}
-	return false
-}
-
 // normalized is a scan copy of a text: text[k] stands for the original
 // bytes from orig[k] up to orig[k+1] (orig has one more entry, the end).
 type normalized struct {

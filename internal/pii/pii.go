@@ -101,28 +101,40 @@ func Redact(s string, set Set) (string, Set) {
 // fullwidth forms, zero-width characters) is matched as if written plainly;
 // offsets are always those of s.
 func Find(s string, set Set, dst []Match) []Match {
-	if !needsNormalizing(s) {
-		return find(s, set, dst)
+	start := len(dst)
+	dst, odd := find(s, set, dst)
+	if !odd {
+		return dst
 	}
 	n := normalizedPool.Get().(*normalized)
 	defer normalizedPool.Put(n)
 	if !n.normalize(s) {
-		return find(s, set, dst)
+		return dst
 	}
-	start := len(dst)
-	dst = find(unsafeString(n.text), set, dst)
+	dst, _ = find(unsafeString(n.text), set, dst[:start])
 	for k := start; k < len(dst); k++ {
 		dst[k].Start, dst[k].End = n.orig[dst[k].Start], n.orig[dst[k].End]
 	}
 	return dst
 }
 
-func find(s string, set Set, dst []Match) []Match {
+// find scans s as it is; odd reports whether s holds a character that
+// normalize would rewrite, so Find scans again only then.
+func find(s string, set Set, dst []Match) (_ []Match, odd bool) {
 	start := len(dst)
 	awsKeyFound := false
 	for i := 0; i < len(s); {
 		// Most bytes can't start a match: skip them without a call.
-		if f := starts[s[i]]; f == 0 || (f == startsAtBoundary && !boundaryBefore(s, i)) {
+		switch f := starts[s[i]]; {
+		case f == 0:
+			i++
+			continue
+		case f == startsNormalizable:
+			odd = true
+			i++
+			continue
+		case f == startsAtBoundary && !boundaryBefore(s, i),
+			f == startsPrefix && (!boundaryBefore(s, i) || i+1 == len(s) || !prefixPair[s[i]][s[i+1]&0x7f]):
 			i++
 			continue
 		}
@@ -142,7 +154,7 @@ func find(s string, set Set, dst []Match) []Match {
 			dst = appendMerged(dst, start, m)
 		}
 	}
-	return dst
+	return dst, odd
 }
 
 // appendMerged appends m to the matches from dst[start:], merging any it
@@ -166,14 +178,28 @@ func appendMerged(dst []Match, start int, m Match) []Match {
 }
 
 // starts classifies the bytes matchAt may match at: startsAnywhere for the
-// bytes detectors anchor on inside words ('@', '=', ':', '%', token
-// prefixes), and startsAtBoundary for those that begin a word.
+// bytes detectors anchor on inside words ('@', '%', '=', ':'),
+// startsAtBoundary for those that begin a word, startsPrefix for letters
+// that begin a word only as the first of a pair in prefixPair (token
+// prefixes, IBAN country codes), and startsNormalizable for the lead bytes
+// of characters normalize rewrites.
 var starts = func() (t [256]uint8) {
-	for _, c := range []byte("0123456789+(abcdefABCDEFGHIJKLMNOPQRSTUVWXYZgrswx") {
+	for _, c := range []byte("0123456789+(abcdefABCDEF") {
 		t[c] = startsAtBoundary
+	}
+	for c := 'G'; c <= 'Z'; c++ {
+		t[c] = startsPrefix
+	}
+	for _, c := range []byte("grswx") {
+		t[c] = startsPrefix
 	}
 	for _, c := range []byte("@%=:") {
 		t[c] = startsAnywhere
+	}
+	for c := range normalizable {
+		if normalizable[c] {
+			t[c] = startsNormalizable
+		}
 	}
 	return t
 }()
@@ -181,7 +207,25 @@ var starts = func() (t [256]uint8) {
 const (
 	startsAnywhere = iota + 1
 	startsAtBoundary
+	startsPrefix
+	startsNormalizable
 )
+
+// prefixPair[c][d] is true when a word starting c, d may be a token prefix
+// or an IBAN.
+var prefixPair = func() (t [256][128]bool) {
+	for _, ts := range tokenShapes {
+		t[ts.prefix[0]][ts.prefix[1]] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		for d := 'A'; d <= 'Z'; d++ {
+			if _, ok := ibanLengths[string([]rune{c, d})]; ok {
+				t[c][d] = true
+			}
+		}
+	}
+	return t
+}()
 
 // matchAt tries the detectors whose first character can start at s[i].
 func matchAt(s string, i int, set Set) (Match, bool) {
