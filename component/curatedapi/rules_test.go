@@ -7,6 +7,7 @@ import (
 
 	"github.com/grafana/alloy/syntax"
 
+	"github.com/grafana/alloy/curated/internal/pii"
 	"github.com/grafana/alloy/curated/internal/refine"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
@@ -73,7 +74,7 @@ func TestRuleArguments(t *testing.T) {
 		t.Fatalf("args = %+v", args)
 	}
 	// A redact block keeps the defaults it does not override.
-	if len(args.Redact.Builtins) != 8 || !args.Redact.SecretKeys {
+	if len(args.Redact.Builtins) != len(pii.Kinds()) || !args.Redact.SecretKeys {
 		t.Errorf("redact defaults lost: %+v", args.Redact)
 	}
 	if _, err := args.handlerConfig(refine.NewLabelTracker()); err != nil {
@@ -86,7 +87,7 @@ func TestDefaultRulesRedact(t *testing.T) {
 	if err := syntax.Unmarshal([]byte(`forward_to = []`), &args); err != nil {
 		t.Fatal(err)
 	}
-	if len(args.Redact.Builtins) != 8 || !args.Redact.SecretKeys || args.LineFormat != "json" || args.TimestampPolicy != "accept" {
+	if len(args.Redact.Builtins) != len(pii.Kinds()) || !args.Redact.SecretKeys || args.LineFormat != "json" || args.TimestampPolicy != "accept" {
 		t.Errorf("defaults = %+v", args)
 	}
 }
