@@ -201,9 +201,6 @@ func reserve(cnt *counter, n, limit int64, s Scope) *Refusal {
 	return nil
 }
 
-// Bytes returns the bytes the ticket holds.
-func (t *Ticket) Bytes() int64 { return t.bytes }
-
 // Release returns everything the ticket holds. It may be called once.
 func (t *Ticket) Release() {
 	for s := range t.held {

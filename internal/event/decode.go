@@ -108,9 +108,6 @@ func (b *Batch) Cost() int64 {
 		int64(len(b.elems))*costPerEvent
 }
 
-// Len returns the number of events in the batch.
-func (b *Batch) Len() int { return len(b.elems) }
-
 // Items decodes and validates every event, in request order.
 func (b *Batch) Items() []Item {
 	items := make([]Item, len(b.elems))

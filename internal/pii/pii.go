@@ -53,15 +53,6 @@ type Set uint16
 // All is every built-in kind.
 const All Set = 1<<numKinds - 1
 
-// Of returns the set of the given kinds.
-func Of(kinds ...Kind) Set {
-	var s Set
-	for _, k := range kinds {
-		s |= 1 << k
-	}
-	return s
-}
-
 // Has reports whether k is in s.
 func (s Set) Has(k Kind) bool { return s&(1<<k) != 0 }
 
