@@ -23,7 +23,7 @@ ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki up image image-local test test-unit test-deploy test-e2e test-faults lint fuzz bench deps clean
+.PHONY: all build run loki alertmanager up image image-local test test-unit test-deploy test-e2e test-faults lint fuzz bench bench-alerts deps clean
 
 all: build
 
@@ -43,11 +43,18 @@ run: bin/alloy-custom
 ## loki: build the pinned Loki into bin/loki (cached across clones).
 loki: bin/loki
 
-bin/loki: tools/loki/go.mod tools/loki/go.sum scripts/build-loki.sh
-	./scripts/build-loki.sh $@
+bin/loki: tools/loki/go.mod tools/loki/go.sum scripts/build-tool.sh
+	./scripts/build-tool.sh loki $@
 
-## up: run a local Loki and alloy-custom with configs/loki.alloy (Ctrl-C stops both).
-up: bin/alloy-custom bin/loki
+## alertmanager: build the pinned Alertmanager into bin/alertmanager (cached across clones).
+alertmanager: bin/alertmanager
+
+bin/alertmanager: tools/alertmanager/go.mod tools/alertmanager/go.sum scripts/build-tool.sh
+	./scripts/build-tool.sh alertmanager $@
+
+## up: run a local Loki (ruler on), Alertmanager and alloy-custom with configs/loki.alloy (Ctrl-C stops all).
+## ALERT_WEBHOOK_URL=https://... sends notifications to a webhook (docs/alerts.md for Slack, Teams, ...).
+up: bin/alloy-custom bin/loki bin/alertmanager
 	./scripts/up.sh
 
 IMAGE          ?= alloy-curated:$(VERSION)
@@ -82,7 +89,7 @@ test-deploy:
 	cd deploy && JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1 \
 		go test -count=1 ./...
 
-test-e2e: bin/alloy-custom bin/loki
+test-e2e: bin/alloy-custom bin/loki bin/alertmanager
 	./scripts/ensure-package.sh chromium
 	./scripts/ensure-package.sh buildah
 	go test -count=1 -v -timeout 25m -skip '^TestFault' ./e2e/...
@@ -106,6 +113,12 @@ bench: bin/alloy-custom
 	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 5 ./internal/event/ ./internal/rules/ | tee .cache/bench/micro.txt
 	go run ./cmd/benchrun -alloy bin/alloy-custom -out .cache/bench
 	@cat .cache/bench/results.md
+
+## bench-alerts: failure -> notification time through alloy-custom, Loki's ruler and Alertmanager,
+## ALERT_CYCLES times (default 12; ~4 min); report in .cache/bench/alerts.md.
+ALERT_CYCLES ?= 12
+bench-alerts: bin/alloy-custom bin/loki bin/alertmanager
+	go test -count=1 -run '^$$' -bench BenchmarkAlertDetection -benchtime $(ALERT_CYCLES)x -timeout 30m ./e2e/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \

@@ -30,7 +30,12 @@ func main() {
 	if account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION"); account != "" && region != "" {
 		props.Env = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
 	}
-	NewCuratedStack(app, "AlloyCurated-"+cfg.Environment, cfg, props)
+	files, err := loadSharedFiles("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "deploy:", err)
+		os.Exit(2)
+	}
+	NewCuratedStack(app, "AlloyCurated-"+cfg.Environment, cfg, files, props)
 	app.Synth(nil)
 }
 
@@ -57,6 +62,7 @@ func configFromContext(app awscdk.App) (Config, error) {
 	str("environment", &cfg.Environment)
 	str("lokiImage", &cfg.LokiImage)
 	str("grafanaImage", &cfg.GrafanaImage)
+	str("alertmanagerImage", &cfg.AlertmanagerImage)
 	str("initImage", &cfg.InitImage)
 	for key, dst := range map[string]*int{"natGateways": &cfg.NatGateways, "alloyMinTasks": &cfg.AlloyMin, "alloyMaxTasks": &cfg.AlloyMax} {
 		if err := num(key, dst); err != nil {

@@ -16,10 +16,11 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// services builds the three Fargate services of the stack.
+// services builds the Fargate services of the stack.
 type services struct {
 	stack    awscdk.Stack
 	cfg      Config
+	files    sharedFiles
 	params   stackParams
 	vpc      awsec2.Vpc
 	cluster  awsecs.Cluster
@@ -111,9 +112,17 @@ func (s *services) loki() awsecs.FargateService {
 		// Loki flushes its ingesters' chunks to S3 on SIGTERM.
 		StopTimeout: awscdk.Duration_Seconds(jsii.Number(120)),
 	})
-	// The bucket and region are CloudFormation tokens, resolved at deploy time.
-	config := strings.NewReplacer("${LOKI_BUCKET}", *bucket.BucketName(), "${AWS_REGION}", *s.stack.Region()).Replace(lokiConfig)
-	s.configFile(td, loki, "loki-config", "/etc/loki", "config.yaml", jsii.String(config))
+	// The bucket, region and domain are CloudFormation tokens, resolved at
+	// deploy time.
+	config := strings.NewReplacer(
+		"${LOKI_BUCKET}", *bucket.BucketName(),
+		"${AWS_REGION}", *s.stack.Region(),
+		"${ALERTMANAGER_URL}", fmt.Sprintf("http://%s:%d", alertmanagerHostName, alertmanagerPort),
+		"${GRAFANA_URL}", s.grafanaURL(),
+		"${LOKI_RULES_DIR}", lokiRulesDir,
+	).Replace(lokiConfig)
+	files := append([]configFile{{name: "config.yaml", content: jsii.String(config)}}, s.lokiRuleFiles()...)
+	s.configFiles(td, loki, "loki-config", "/etc/loki", files)
 	svc := s.service("Loki", td, "loki", 1)
 	// Two Lokis sharing a bucket would each own a separate in-memory ring:
 	// roll by stopping the old task first.
@@ -142,8 +151,8 @@ func (s *services) grafana() awsecs.FargateService {
 		Secrets: &map[string]awsecs.Secret{"GF_SECURITY_ADMIN_PASSWORD": awsecs.Secret_FromSecretsManager(admin, nil)},
 		Logging: s.logs("grafana"),
 	})
-	s.configFile(td, grafana, "grafana-datasources", "/etc/grafana/provisioning/datasources", "loki.yaml",
-		jsii.String(grafanaDatasource()))
+	s.configFiles(td, grafana, "grafana-datasources", "/etc/grafana/provisioning/datasources",
+		[]configFile{{name: "datasources.yaml", content: jsii.String(grafanaDatasource())}})
 	svc := s.service("Grafana", td, "grafana", 1)
 	s.listener.AddTargets(jsii.String("Grafana"), &elb.AddApplicationTargetsProps{
 		Priority:   jsii.Number(20),
@@ -159,7 +168,8 @@ func (s *services) grafana() awsecs.FargateService {
 	return svc
 }
 
-// grafanaDatasource is Grafana's provisioning file for the Loki datasource.
+// grafanaDatasource is Grafana's provisioning file for the Loki datasource
+// (uid loki: the ruler's alert links name it) and Alertmanager's.
 func grafanaDatasource() string {
 	return strings.Join([]string{
 		"apiVersion: 1",
@@ -171,6 +181,15 @@ func grafanaDatasource() string {
 		fmt.Sprintf("    url: http://%s:%d", lokiHostName, lokiPort),
 		"    isDefault: true",
 		"    editable: false",
+		"  - name: Alertmanager",
+		"    uid: alertmanager",
+		"    type: alertmanager",
+		"    access: proxy",
+		fmt.Sprintf("    url: http://%s:%d", alertmanagerHostName, alertmanagerPort),
+		"    editable: false",
+		"    jsonData:",
+		"      implementation: prometheus",
+		"      handleGrafanaManagedAlerts: false",
 		"",
 	}, "\n")
 }
@@ -217,17 +236,44 @@ func (s *services) service(id string, td awsecs.FargateTaskDefinition, name stri
 	})
 }
 
-// configFile writes content to dir/file in a task volume before the main
-// container starts: Fargate has no host files, and the stock Loki and
-// Grafana images read their configuration from files.
-func (s *services) configFile(td awsecs.FargateTaskDefinition, main awsecs.ContainerDefinition, volume, dir, file string, content *string) {
+// configFile is one file that an init container writes into a task volume:
+// content, or a secret from Secrets Manager (owned by owner, mode 600).
+type configFile struct {
+	name    string // relative to the volume's directory; may hold subdirectories
+	content *string
+	secret  awsecs.Secret
+	owner   string // uid:gid of a secret file
+}
+
+// configFiles writes files into dir, a task volume, before the main
+// container starts: Fargate has no host files, and the stock Loki, Grafana
+// and Alertmanager images read their configuration from files.
+func (s *services) configFiles(td awsecs.FargateTaskDefinition, main awsecs.ContainerDefinition, volume, dir string, files []configFile) {
 	td.AddVolume(&awsecs.Volume{Name: jsii.String(volume)})
+	env := map[string]*string{}
+	secrets := map[string]awsecs.Secret{}
+	var script []string
+	for i, f := range files {
+		name := "CONTENT"
+		if i > 0 {
+			name = fmt.Sprintf("CONTENT_%d", i)
+		}
+		path := dir + "/" + f.name
+		script = append(script, fmt.Sprintf(`mkdir -p "$(dirname %s)" && printf '%%s' "$%s" > %s`, path, name, path))
+		if f.secret != nil {
+			secrets[name] = f.secret
+			script = append(script, fmt.Sprintf("chmod 600 %s && chown %s %s", path, f.owner, path))
+		} else {
+			env[name] = f.content
+		}
+	}
 	init := td.AddContainer(jsii.String(volume+"-init"), &awsecs.ContainerDefinitionOptions{
 		Image:       awsecs.ContainerImage_FromRegistry(jsii.String(s.cfg.InitImage), nil),
 		Essential:   jsii.Bool(false),
 		EntryPoint:  jsii.Strings("sh", "-c"),
-		Command:     jsii.Strings(fmt.Sprintf(`printf '%%s' "$CONTENT" > %s/%s`, dir, file)),
-		Environment: &map[string]*string{"CONTENT": content},
+		Command:     jsii.Strings("set -e; " + strings.Join(script, "; ")),
+		Environment: &env,
+		Secrets:     &secrets,
 		Logging:     s.logs(volume + "-init"),
 	})
 	mount := &awsecs.MountPoint{ContainerPath: jsii.String(dir), SourceVolume: jsii.String(volume), ReadOnly: jsii.Bool(false)}

@@ -15,13 +15,15 @@ import (
 
 // Ports and names that the services, the security groups and the tests share.
 const (
-	eventsPort   = 8080  // loki.source.curated_api (configs/fargate.alloy)
-	alloyUIPort  = 12345 // Alloy's own HTTP server: /metrics, UI
-	lokiPort     = 3100
-	grafanaPort  = 3000
-	namespace    = "curated.internal"
-	lokiHostName = "loki." + namespace
-	grafanaPath  = "/grafana"
+	eventsPort           = 8080  // loki.source.curated_api (configs/fargate.alloy)
+	alloyUIPort          = 12345 // Alloy's own HTTP server: /metrics, UI
+	lokiPort             = 3100
+	grafanaPort          = 3000
+	alertmanagerPort     = 9093
+	namespace            = "curated.internal"
+	lokiHostName         = "loki." + namespace
+	alertmanagerHostName = "alertmanager." + namespace
+	grafanaPath          = "/grafana"
 
 	// alloyStopTimeout covers the component's graceful_shutdown_timeout
 	// (10s) plus loki.write's drain_timeout (30s) in configs/fargate.alloy,
@@ -38,21 +40,25 @@ type Config struct {
 	Environment  string // env label of every entry, prefix of resource names
 	LokiImage    string
 	GrafanaImage string
-	InitImage    string // writes config files into task volumes
-	NatGateways  int    // 2 keeps egress up when one AZ fails
-	AlloyMin     int
-	AlloyMax     int
+	// AlertmanagerImage runs the version that tests and `make up` build
+	// from tools/alertmanager (a test keeps the two equal).
+	AlertmanagerImage string
+	InitImage         string // writes config files into task volumes
+	NatGateways       int    // 2 keeps egress up when one AZ fails
+	AlloyMin          int
+	AlloyMax          int
 }
 
 func defaultConfig() Config {
 	return Config{
-		Environment:  "prod",
-		LokiImage:    "grafana/loki:3.7.8",
-		GrafanaImage: "grafana/grafana:12.2.0",
-		InitImage:    "public.ecr.aws/docker/library/busybox:1.37",
-		NatGateways:  2,
-		AlloyMin:     2,
-		AlloyMax:     10,
+		Environment:       "prod",
+		LokiImage:         "grafana/loki:3.7.8",
+		GrafanaImage:      "grafana/grafana:12.2.0",
+		AlertmanagerImage: "prom/alertmanager:v0.35.0",
+		InitImage:         "public.ecr.aws/docker/library/busybox:1.37",
+		NatGateways:       2,
+		AlloyMin:          2,
+		AlloyMax:          10,
 	}
 }
 
@@ -68,12 +74,15 @@ type stackParams struct {
 	certificateArn     *string
 	alloyImage         *string
 	collabmakerOrigins *string
+	domainName         *string
+	alerts             alertParams
 }
 
 // NewCuratedStack synthesizes the seed's architecture: a VPC over two AZs,
 // an internet-facing ALB terminating TLS, and Fargate services for
-// alloy-custom, Loki and Grafana in private subnets, found through Cloud Map.
-func NewCuratedStack(scope constructs.Construct, id string, cfg Config, props *awscdk.StackProps) awscdk.Stack {
+// alloy-custom, Loki, Grafana and Alertmanager in private subnets, found
+// through Cloud Map. files are the configs shared with local runs.
+func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sharedFiles, props *awscdk.StackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, props)
 	params := newParams(stack)
 
@@ -116,14 +125,23 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, props *a
 		}),
 	})
 
-	s := &services{stack: stack, cfg: cfg, params: params, vpc: vpc, cluster: cluster, ns: ns, listener: https}
+	s := &services{stack: stack, cfg: cfg, files: files, params: params, vpc: vpc, cluster: cluster, ns: ns, listener: https}
 	loki := s.loki()
 	alloy := s.alloy()
 	grafana := s.grafana()
+	alertmanager, alertTarget := s.alertmanager()
 	// The only paths between the services: ALB -> alloy and Grafana (added
-	// by the listener targets), alloy -> Loki, Grafana -> Loki.
+	// by the listener targets), alloy -> Loki, Grafana -> Loki, Loki's
+	// ruler -> Alertmanager, Grafana -> Alertmanager.
 	loki.Connections().AllowFrom(alloy, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("alloy-custom pushes to Loki"))
 	loki.Connections().AllowFrom(grafana, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("Grafana queries Loki"))
+	alertmanager.Connections().AllowFrom(loki, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Loki's ruler sends alerts"))
+	alertmanager.Connections().AllowFrom(grafana, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Grafana lists alerts"))
+	awscdk.NewCfnOutput(stack, jsii.String("AlertTargetSecret"), &awscdk.CfnOutputProps{
+		Value: alertTarget.SecretArn(),
+		Description: jsii.String("Put the messenger's webhook URL (Telegram: bot token; email: SMTP password) here, " +
+			"then force a new deployment of the Alertmanager service; AlertReceiver picks the messenger"),
+	})
 
 	awscdk.NewCfnOutput(stack, jsii.String("AlbDnsName"), &awscdk.CfnOutputProps{
 		Value:       alb.LoadBalancerDnsName(),
@@ -151,5 +169,11 @@ func newParams(stack awscdk.Stack) stackParams {
 			Default:     jsii.String("https://collabmaker.example.com"),
 			Description: jsii.String("Comma-separated browser origins allowed to send Collabmaker events"),
 		}).ValueAsString(),
+		domainName: awscdk.NewCfnParameter(stack, jsii.String("DomainName"), &awscdk.CfnParameterProps{
+			Type:           jsii.String("String"),
+			Description:    jsii.String("DNS name that points at the ALB (the certificate's name); alert links open https://<DomainName>/grafana"),
+			AllowedPattern: jsii.String(`[a-z0-9]([a-z0-9.-]*[a-z0-9])?`),
+		}).ValueAsString(),
+		alerts: newAlertParams(stack),
 	}
 }

@@ -17,8 +17,9 @@ import (
 
 // Synthesizing starts CDK's Node.js kernel, which takes seconds: do it once.
 var (
-	tmpl assertions.Template
-	doc  template
+	tmpl   assertions.Template
+	doc    template
+	shared sharedFiles
 )
 
 type template struct {
@@ -33,7 +34,13 @@ type resource struct {
 
 func TestMain(m *testing.M) {
 	app := awscdk.NewApp(nil)
-	stack := NewCuratedStack(app, "Test", defaultConfig(), nil)
+	files, err := loadSharedFiles("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	shared = files
+	stack := NewCuratedStack(app, "Test", defaultConfig(), files, nil)
 	tmpl = assertions.Template_FromStack(stack, nil)
 	raw, err := json.Marshal(tmpl.ToJSON())
 	if err == nil {
@@ -261,20 +268,23 @@ func TestCloudMapNamespace(t *testing.T) {
 	for _, r := range doc.ofType("AWS::ServiceDiscovery::Service") {
 		names[r.Properties["Name"].(string)] = true
 	}
-	for _, n := range []string{"alloy", "loki", "grafana"} {
+	for _, n := range []string{"alloy", "loki", "grafana", "alertmanager"} {
 		if !names[n] {
 			t.Errorf("no Cloud Map service %q (have %v)", n, names)
 		}
 	}
 }
 
-// Only ALB -> alloy, ALB -> Grafana, alloy -> Loki and Grafana -> Loki; the
-// world reaches the ALB's 80 and 443 and nothing else.
+// Only ALB -> alloy, ALB -> Grafana, alloy -> Loki, Grafana -> Loki, Loki ->
+// Alertmanager and Grafana -> Alertmanager; the world reaches the ALB's 80
+// and 443 and nothing else.
 func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 	got := doc.ingressRules(t)
 	want := []string{
 		"AlbSecurityGroup:443<-0.0.0.0/0",
 		"AlbSecurityGroup:80<-0.0.0.0/0",
+		"AlertmanagerSg:9093<-GrafanaSg",
+		"AlertmanagerSg:9093<-LokiSg",
 		"AlloySg:8080<-AlbSecurityGroup",
 		"GrafanaSg:3000<-AlbSecurityGroup",
 		"LokiSg:3100<-AlloySg",
@@ -328,7 +338,7 @@ func TestLogGroups(t *testing.T) {
 		names = append(names, r.Properties["LogGroupName"].(string))
 	}
 	sort.Strings(names)
-	want := "/alloy-curated/prod/alloy /alloy-curated/prod/grafana /alloy-curated/prod/grafana-datasources-init /alloy-curated/prod/loki /alloy-curated/prod/loki-config-init"
+	want := "/alloy-curated/prod/alertmanager /alloy-curated/prod/alertmanager-config-init /alloy-curated/prod/alloy /alloy-curated/prod/grafana /alloy-curated/prod/grafana-datasources-init /alloy-curated/prod/loki /alloy-curated/prod/loki-config-init"
 	if strings.Join(names, " ") != want {
 		t.Errorf("log groups %v; want %s", names, want)
 	}

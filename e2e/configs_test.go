@@ -46,7 +46,10 @@ func TestShippedConfigsAreValid(t *testing.T) {
 func TestDeployLokiConfigIsValid(t *testing.T) {
 	cmd := exec.Command(lokiBin, "-config.file="+filepath.Join(repoRoot, "deploy", "loki.yaml"),
 		"-config.expand-env=true", "-verify-config")
-	cmd.Env = append(os.Environ(), "LOKI_BUCKET=alloy-curated-loki", "AWS_REGION=ap-northeast-2")
+	// What deploy/ fills in (stack.go, alerting.go).
+	cmd.Env = append(os.Environ(), "LOKI_BUCKET=alloy-curated-loki", "AWS_REGION=ap-northeast-2",
+		"ALERTMANAGER_URL=http://alertmanager.curated.internal:9093", "GRAFANA_URL=https://events.example.com/grafana",
+		"LOKI_RULES_DIR=/etc/loki/rules")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("loki -verify-config: %v\n%s", err, out)
 	}

@@ -24,7 +24,7 @@ type lokiEntry struct {
 // empty) and returns every entry in timestamp order. It asks Loki to keep
 // indexed labels and structured metadata apart (categorize-labels), so both
 // can be asserted exactly.
-func queryRange(t *testing.T, lokiURL, tenant, query string, start, end time.Time) []lokiEntry {
+func queryRange(t testing.TB, lokiURL, tenant, query string, start, end time.Time) []lokiEntry {
 	t.Helper()
 	q := url.Values{
 		"query":     {query},
@@ -99,7 +99,7 @@ func queryRange(t *testing.T, lokiURL, tenant, query string, start, end time.Tim
 
 // waitForEntries polls Loki until at least want entries match query, then
 // returns them all.
-func waitForEntries(t *testing.T, lokiURL, tenant, query string, start, end time.Time, want int) []lokiEntry {
+func waitForEntries(t testing.TB, lokiURL, tenant, query string, start, end time.Time, want int) []lokiEntry {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -22,6 +22,7 @@ var (
 	repoRoot string
 	alloyBin string
 	lokiBin  string
+	amBin    string
 )
 
 func TestMain(m *testing.M) {
@@ -33,9 +34,10 @@ func TestMain(m *testing.M) {
 	repoRoot = filepath.Dir(wd)
 	alloyBin = filepath.Join(repoRoot, "bin", "alloy-custom")
 	lokiBin = filepath.Join(repoRoot, "bin", "loki")
+	amBin = filepath.Join(repoRoot, "bin", "alertmanager")
 	// Never skip for a missing binary: build it (make knows how, and whether
 	// it is stale).
-	cmd := exec.Command("make", "-C", repoRoot, "bin/alloy-custom", "bin/loki")
+	cmd := exec.Command("make", "-C", repoRoot, "bin/alloy-custom", "bin/loki", "bin/alertmanager")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building binaries:", err)
@@ -53,7 +55,7 @@ type process struct {
 	done chan struct{}
 }
 
-func start(t *testing.T, name string, env []string, bin string, args ...string) *process {
+func start(t testing.TB, name string, env []string, bin string, args ...string) *process {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	logFile, err := os.Create(logPath)
@@ -96,7 +98,7 @@ func (p *process) stop() {
 	}
 }
 
-func (p *process) dumpLog(t *testing.T) {
+func (p *process) dumpLog(t testing.TB) {
 	b, _ := os.ReadFile(p.log)
 	lines := strings.Split(string(b), "\n")
 	if len(lines) > 60 {
@@ -106,7 +108,7 @@ func (p *process) dumpLog(t *testing.T) {
 }
 
 // waitReady polls url until it answers 200, failing if the process exits.
-func (p *process) waitReady(t *testing.T, url string, timeout time.Duration) {
+func (p *process) waitReady(t testing.TB, url string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
@@ -138,27 +140,60 @@ type lokiServer struct {
 
 // startLoki runs bin/loki with configs/loki/loki-local.yaml on free ports and
 // returns its base URL. multiTenant turns on Loki's auth_enabled.
-func startLoki(t *testing.T, multiTenant bool) string {
+func startLoki(t testing.TB, multiTenant bool) string {
 	return newLoki(t, multiTenant).url
 }
 
-func newLoki(t *testing.T, multiTenant bool) *lokiServer {
+func newLoki(t testing.TB, multiTenant bool) *lokiServer {
+	return newLokiWith(t, fmt.Sprintf("LOKI_AUTH_ENABLED=%v", multiTenant))
+}
+
+// newLokiWithRules is a single-tenant Loki whose ruler evaluates the alert
+// rules of configs/loki/rules/ and sends to the Alertmanager at amURL.
+func newLokiWithRules(t testing.TB, amURL string) *lokiServer {
+	t.Helper()
+	data := t.TempDir()
+	rules, err := filepath.Glob(filepath.Join(repoRoot, "configs", "loki", "rules", "*.yaml"))
+	if err != nil || len(rules) == 0 {
+		t.Fatalf("no rule files in configs/loki/rules: %v", err)
+	}
+	// The ruler's local storage has a directory per tenant: "fake" with auth off.
+	dir := filepath.Join(data, "rules", "fake")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range rules {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return newLokiWith(t, "LOKI_DATA="+data, "ALERTMANAGER_URL="+amURL, "GRAFANA_URL="+grafanaURL)
+}
+
+// grafanaURL is the Grafana the ruler's alert links point at.
+const grafanaURL = "http://grafana.test:3000"
+
+func newLokiWith(t testing.TB, env ...string) *lokiServer {
 	t.Helper()
 	httpPort, grpcPort := testutil.FreePort(t), testutil.FreePort(t)
 	l := &lokiServer{
 		url: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
-		env: []string{
+		env: append([]string{
 			fmt.Sprintf("LOKI_HTTP_PORT=%d", httpPort),
 			fmt.Sprintf("LOKI_GRPC_PORT=%d", grpcPort),
 			"LOKI_DATA=" + t.TempDir(),
-			fmt.Sprintf("LOKI_AUTH_ENABLED=%v", multiTenant),
-		},
+			"LOKI_AUTH_ENABLED=false",
+		}, env...), // later entries win in exec's environment
 	}
 	l.start(t)
 	return l
 }
 
-func (l *lokiServer) start(t *testing.T) {
+func (l *lokiServer) start(t testing.TB) {
 	t.Helper()
 	l.proc = start(t, "loki", l.env, lokiBin,
 		"-config.file="+filepath.Join(repoRoot, "configs", "loki", "loki-local.yaml"), "-config.expand-env=true")
@@ -177,13 +212,13 @@ type alloy struct {
 
 // startAlloy runs bin/alloy-custom on the configuration that config returns
 // for the event API's port.
-func startAlloy(t *testing.T, config func(apiPort int) string) *alloy {
+func startAlloy(t testing.TB, config func(apiPort int) string) *alloy {
 	return startAlloyWith(t, "public-preview", config)
 }
 
 // startAlloyWith is startAlloy at a given --stability.level (loki.write's
 // WAL needs experimental).
-func startAlloyWith(t *testing.T, stability string, config func(apiPort int) string) *alloy {
+func startAlloyWith(t testing.TB, stability string, config func(apiPort int) string) *alloy {
 	t.Helper()
 	a := &alloy{dir: t.TempDir(), apiPort: testutil.FreePort(t), serverPort: testutil.FreePort(t), stability: stability}
 	a.apiURL = fmt.Sprintf("http://127.0.0.1:%d", a.apiPort)
@@ -197,7 +232,7 @@ func startAlloyWith(t *testing.T, stability string, config func(apiPort int) str
 
 // start runs (or runs again) alloy-custom with the same config, ports and
 // storage path.
-func (a *alloy) start(t *testing.T) {
+func (a *alloy) start(t testing.TB) {
 	t.Helper()
 	a.process = start(t, "alloy", nil, alloyBin, "run", "--stability.level="+a.stability, "--disable-reporting",
 		"--storage.path="+filepath.Join(a.dir, "data"),
@@ -206,7 +241,7 @@ func (a *alloy) start(t *testing.T) {
 }
 
 // post sends body to the event API and returns the status and response body.
-func (a *alloy) post(t *testing.T, path string, headers map[string]string, body []byte) (int, string) {
+func (a *alloy) post(t testing.TB, path string, headers map[string]string, body []byte) (int, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -228,7 +263,7 @@ func (a *alloy) post(t *testing.T, path string, headers map[string]string, body 
 
 // metric returns the value of the first sample of Alloy's /metrics whose
 // line starts with prefix.
-func (a *alloy) metric(t *testing.T, prefix string) string {
+func (a *alloy) metric(t testing.TB, prefix string) string {
 	t.Helper()
 	resp, err := http.Get(a.metricsURL)
 	if err != nil {

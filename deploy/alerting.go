@@ -1,0 +1,175 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Where the alerting files live in the task volumes.
+const (
+	lokiRulesDir    = "/etc/loki/rules" // ruler's local storage: <dir>/<tenant>/*.yaml
+	lokiRulesTenant = "fake"            // Loki's tenant with auth_enabled: false
+	amConfigDir     = "/etc/alertmanager"
+)
+
+// sharedFiles are the files the deployment shares with `make up` and the
+// tests: the alert rules and Alertmanager's config, read from configs/ at
+// synth time so that what runs on Fargate is what the tests proved.
+type sharedFiles struct {
+	Rules      map[string]string // file name -> content, configs/loki/rules/*.yaml
+	AMConfig   string            // configs/alertmanager/alertmanager.yml (with ${...} placeholders)
+	AMTemplate map[string]string // file name -> content, configs/alertmanager/templates/*.tmpl
+}
+
+// loadSharedFiles reads the shared files below the repository root.
+func loadSharedFiles(root string) (sharedFiles, error) {
+	f := sharedFiles{Rules: map[string]string{}, AMTemplate: map[string]string{}}
+	glob := func(pattern string, into map[string]string) error {
+		paths, err := filepath.Glob(filepath.Join(root, pattern))
+		if err == nil && len(paths) == 0 {
+			err = fmt.Errorf("no file matches %s", pattern)
+		}
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			into[filepath.Base(p)] = string(b)
+		}
+		return nil
+	}
+	if err := glob("configs/loki/rules/*.yaml", f.Rules); err != nil {
+		return f, fmt.Errorf("reading alert rules: %w", err)
+	}
+	if err := glob("configs/alertmanager/templates/*.tmpl", f.AMTemplate); err != nil {
+		return f, fmt.Errorf("reading Alertmanager templates: %w", err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "configs", "alertmanager", "alertmanager.yml"))
+	if err != nil {
+		return f, fmt.Errorf("reading Alertmanager's config: %w", err)
+	}
+	f.AMConfig = string(b)
+	return f, nil
+}
+
+// alertParams choose the team's messenger at deploy time, never by editing
+// YAML. The secret itself (webhook URL, bot token, SMTP password) lives in
+// Secrets Manager (stack output AlertTargetSecret).
+type alertParams struct {
+	receiver, telegramChatID, emailTo, emailFrom, smtpSmarthost, smtpUsername *string
+}
+
+func newAlertParams(stack awscdk.Stack) alertParams {
+	param := func(id, def, description string, allowed ...string) *string {
+		p := &awscdk.CfnParameterProps{
+			Type:        jsii.String("String"),
+			Default:     jsii.String(def),
+			Description: jsii.String(description),
+		}
+		if len(allowed) > 0 {
+			p.AllowedValues = jsii.Strings(allowed...)
+		}
+		return awscdk.NewCfnParameter(stack, jsii.String(id), p).ValueAsString()
+	}
+	return alertParams{
+		receiver: param("AlertReceiver", "none",
+			"Where alert notifications go; the secret AlertTargetSecret holds its URL, token or password",
+			"none", "webhook", "slack", "msteams", "discord", "telegram", "email"),
+		telegramChatID: param("AlertTelegramChatId", "0", "Telegram chat ID (AlertReceiver=telegram)"),
+		emailTo:        param("AlertEmailTo", "alerts@example.invalid", "Recipient address (AlertReceiver=email)"),
+		emailFrom:      param("AlertEmailFrom", "alloy-curated@example.invalid", "Sender address (AlertReceiver=email)"),
+		smtpSmarthost:  param("AlertSmtpSmarthost", "localhost:25", "SMTP server host:port (AlertReceiver=email)"),
+		smtpUsername:   param("AlertSmtpUsername", "", "SMTP user name, empty for none (AlertReceiver=email)"),
+	}
+}
+
+// alertmanagerConfig fills configs/alertmanager/alertmanager.yml's
+// placeholders with the stack's parameters (CloudFormation tokens, resolved
+// at deploy time), as scripts/render-alertmanager.sh does from the
+// environment for local runs.
+func (s *services) alertmanagerConfig() string {
+	p := s.params.alerts
+	return strings.NewReplacer(
+		"${ALERT_RECEIVER}", *p.receiver,
+		"${ALERT_SECRETS_DIR}", amConfigDir+"/secrets",
+		"${ALERT_EMAIL_TO}", *p.emailTo,
+		"${ALERT_EMAIL_FROM}", *p.emailFrom,
+		"${ALERT_SMTP_SMARTHOST}", *p.smtpSmarthost,
+		"${ALERT_SMTP_USERNAME}", *p.smtpUsername,
+	).Replace(s.files.AMConfig)
+}
+
+// alertmanager is a single Alertmanager (no cluster) in the private subnets,
+// reached as alertmanager.curated.internal by Loki's ruler and Grafana. It
+// returns the secret the team fills with its messenger's URL or token.
+func (s *services) alertmanager() (awsecs.FargateService, awssecretsmanager.Secret) {
+	td := s.taskDefinition("Alertmanager", 256, 512)
+	target := awssecretsmanager.NewSecret(s.stack, jsii.String("AlertTarget"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Alert messenger: webhook URL (webhook, Slack, Teams, Discord), Telegram bot token or SMTP password"),
+	})
+	am := td.AddContainer(jsii.String("alertmanager"), &awsecs.ContainerDefinitionOptions{
+		Image: awsecs.ContainerImage_FromRegistry(jsii.String(s.cfg.AlertmanagerImage), nil),
+		Command: jsii.Strings(
+			"--config.file="+amConfigDir+"/alertmanager.yml",
+			"--storage.path=/alertmanager",
+			fmt.Sprintf("--web.listen-address=:%d", alertmanagerPort),
+			// One instance: no gossip peers to wait for.
+			"--cluster.listen-address=",
+		),
+		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(alertmanagerPort), Name: jsii.String("http")}},
+		Logging:      s.logs("alertmanager"),
+		HealthCheck: &awsecs.HealthCheck{
+			// The official image is busybox-based: wget is there.
+			Command:     jsii.Strings("CMD-SHELL", fmt.Sprintf("wget -q -O /dev/null http://127.0.0.1:%d/-/ready || exit 1", alertmanagerPort)),
+			Interval:    awscdk.Duration_Seconds(jsii.Number(15)),
+			Retries:     jsii.Number(3),
+			StartPeriod: awscdk.Duration_Seconds(jsii.Number(20)),
+		},
+	})
+	files := []configFile{{name: "alertmanager.yml", content: jsii.String(s.alertmanagerConfig())}}
+	for _, name := range sortedKeys(s.files.AMTemplate) {
+		files = append(files, configFile{name: "templates/" + name, content: jsii.String(s.files.AMTemplate[name])})
+	}
+	// The receivers read these at send time. Alertmanager's image runs as
+	// nobody (65534): the secret is that user's alone.
+	files = append(files,
+		configFile{name: "secrets/target", secret: awsecs.Secret_FromSecretsManager(target, nil), owner: "65534:65534"},
+		configFile{name: "secrets/telegram_chat_id", content: s.params.alerts.telegramChatID},
+	)
+	s.configFiles(td, am, "alertmanager-config", amConfigDir, files)
+	return s.service("Alertmanager", td, "alertmanager", 1), target
+}
+
+// lokiRuleFiles are the rule files as written into Loki's config volume.
+func (s *services) lokiRuleFiles() []configFile {
+	var out []configFile
+	for _, name := range sortedKeys(s.files.Rules) {
+		out = append(out, configFile{name: "rules/" + lokiRulesTenant + "/" + name, content: jsii.String(s.files.Rules[name])})
+	}
+	return out
+}
+
+// grafanaURL is where alert links point: Grafana behind the ALB.
+func (s *services) grafanaURL() string {
+	return "https://" + *s.params.domainName + grafanaPath
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// joined renders a CloudFormation value (a string or an Fn::Join of strings
+// and tokens) as text, tokens as {"Ref":...} JSON, so content can be
+// compared with the files it came from.
+func joined(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case map[string]any:
+		if parts, ok := v["Fn::Join"].([]any); ok && len(parts) == 2 {
+			var sb strings.Builder
+			for _, p := range parts[1].([]any) {
+				sb.WriteString(joined(p))
+			}
+			return sb.String()
+		}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// initScript returns the init container's command and its variables,
+// content by name and secrets by name.
+func initScript(t *testing.T, task, container string) (script string, env map[string]string, secrets map[string]string) {
+	t.Helper()
+	c := doc.container(t, task, container)
+	cmd := c["Command"].([]any)
+	script = cmd[len(cmd)-1].(string)
+	env = map[string]string{}
+	for k, v := range envOf(c) {
+		env[k] = joined(v)
+	}
+	secrets = map[string]string{}
+	if list, ok := c["Secrets"].([]any); ok {
+		for _, s := range list {
+			s := s.(map[string]any)
+			b, _ := json.Marshal(s["ValueFrom"])
+			secrets[s["Name"].(string)] = string(b)
+		}
+	}
+	return script, env, secrets
+}
+
+// fileVar finds the variable whose content the script writes to path.
+func fileVar(t *testing.T, script, path string) string {
+	t.Helper()
+	m := regexp.MustCompile(`printf '%s' "\$([A-Z_0-9]+)" > ` + regexp.QuoteMeta(path) + `(;|$)`).FindStringSubmatch(script)
+	if m == nil {
+		t.Fatalf("the init script writes nothing to %s: %s", path, script)
+	}
+	return m[1]
+}
+
+// The version that tests and `make up` build from tools/alertmanager is the
+// one the deployment runs: a bump of one without the other fails here.
+func TestAlertmanagerImageMatchesToolsVersion(t *testing.T) {
+	mod, err := os.ReadFile("../tools/alertmanager/go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^require github.com/prometheus/alertmanager (v\S+)$`).FindSubmatch(mod)
+	if m == nil {
+		t.Fatalf("tools/alertmanager/go.mod requires no github.com/prometheus/alertmanager version")
+	}
+	c := doc.container(t, "AlertmanagerTask", "alertmanager")
+	if img := c["Image"]; img != "prom/alertmanager:"+string(m[1]) {
+		t.Errorf("Alertmanager image %v; tools/alertmanager builds %s", img, m[1])
+	}
+	args := strings.Join(toStrings(c["Command"]), " ")
+	for _, want := range []string{"--config.file=/etc/alertmanager/alertmanager.yml", "--cluster.listen-address=", "--web.listen-address=:9093"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("Alertmanager command %q lacks %s", args, want)
+		}
+	}
+	if c["HealthCheck"] == nil {
+		t.Error("Alertmanager has no container health check: a hung one would never be replaced")
+	}
+	if ports := portsOf(c); !ports[alertmanagerPort] || len(ports) != 1 {
+		t.Errorf("alertmanager ports %v", ports)
+	}
+	_, svc := doc.service(t, "Alertmanager")
+	if svc.Properties["DesiredCount"] != float64(1) {
+		t.Errorf("Alertmanager runs %v tasks; one without clustering", svc.Properties["DesiredCount"])
+	}
+	for _, subnet := range doc.serviceSubnets(t, svc) {
+		if !strings.Contains(subnet, "private") {
+			t.Errorf("Alertmanager in subnet %s; want private subnets only", subnet)
+		}
+	}
+}
+
+// Alertmanager's task gets configs/alertmanager/ with every placeholder
+// filled from a parameter, its templates, and the messenger's secret from
+// Secrets Manager into a file only Alertmanager's user can read.
+func TestAlertmanagerConfigAndSecretAreDelivered(t *testing.T) {
+	script, env, secrets := initScript(t, "AlertmanagerTask", "alertmanager-config-init")
+	cfg := env[fileVar(t, script, "/etc/alertmanager/alertmanager.yml")]
+	if regexp.MustCompile(`\$\{[A-Z_]+\}`).MatchString(cfg) {
+		t.Errorf("Alertmanager's config keeps a placeholder: %s", cfg)
+	}
+	for _, want := range []string{
+		`receiver: {"Ref":"AlertReceiver"}`,
+		"url_file: /etc/alertmanager/secrets/target",
+		`smarthost: '{"Ref":"AlertSmtpSmarthost"}'`,
+		"group_wait: 5s",
+		`source_matchers: ['alertname="ShopifySyncFailed"']`,
+	} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("Alertmanager's config lacks %q", want)
+		}
+	}
+	for name, content := range shared.AMTemplate {
+		if env[fileVar(t, script, "/etc/alertmanager/templates/"+name)] != content {
+			t.Errorf("template %s is not delivered as in configs/alertmanager/templates", name)
+		}
+	}
+	secretVar := fileVar(t, script, "/etc/alertmanager/secrets/target")
+	if !strings.Contains(secrets[secretVar], "AlertTarget") {
+		t.Errorf("secrets/target comes from %q; want the AlertTarget secret", secrets[secretVar])
+	}
+	if _, leaked := env[secretVar]; leaked {
+		t.Error("the messenger secret is a plain environment variable")
+	}
+	if !strings.Contains(script, "chmod 600 /etc/alertmanager/secrets/target && chown 65534:65534 /etc/alertmanager/secrets/target") {
+		t.Errorf("the secret file is not private to Alertmanager's user (nobody): %s", script)
+	}
+	if !strings.Contains(env[fileVar(t, script, "/etc/alertmanager/secrets/telegram_chat_id")], "AlertTelegramChatId") {
+		t.Error("telegram_chat_id does not come from the AlertTelegramChatId parameter")
+	}
+	p := doc.Parameters["AlertReceiver"]
+	allowed, _ := json.Marshal(p["AllowedValues"])
+	if p["Default"] != "none" || string(allowed) != `["none","webhook","slack","msteams","discord","telegram","email"]` {
+		t.Errorf("AlertReceiver parameter: %v", p)
+	}
+}
+
+// Loki's ruler gets every rule file of configs/loki/rules/ as it is, in the
+// tenant directory its local storage reads, and sends to Alertmanager's
+// Cloud Map name; alert links open the stack's Grafana.
+func TestLokiRulerGetsTheRules(t *testing.T) {
+	script, env, _ := initScript(t, "LokiTask", "loki-config-init")
+	if len(shared.Rules) < 3 {
+		t.Fatalf("only %d rule files loaded from configs/loki/rules", len(shared.Rules))
+	}
+	for name, content := range shared.Rules {
+		if env[fileVar(t, script, "/etc/loki/rules/fake/"+name)] != content {
+			t.Errorf("rule file %s is not delivered as in configs/loki/rules", name)
+		}
+	}
+	cfg := env[fileVar(t, script, "/etc/loki/config.yaml")]
+	for _, want := range []string{
+		"alertmanager_url: http://alertmanager.curated.internal:9093",
+		"directory: /etc/loki/rules",
+		`external_url: https://{"Ref":"DomainName"}/grafana`,
+		"enable_api: true",
+	} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("Loki's config lacks %q", want)
+		}
+	}
+	if regexp.MustCompile(`\$\{[A-Z_]+\}`).MatchString(cfg) {
+		t.Errorf("Loki's config keeps a placeholder: %s", cfg)
+	}
+}
+
+func TestGrafanaHasAlertmanagerDatasource(t *testing.T) {
+	_, env, _ := initScript(t, "GrafanaTask", "grafana-datasources-init")
+	ds := env["CONTENT"]
+	if !strings.Contains(ds, "type: alertmanager") || !strings.Contains(ds, "url: http://alertmanager.curated.internal:9093") ||
+		!strings.Contains(ds, "uid: loki") {
+		t.Errorf("Grafana's datasources lack Loki (uid loki) or Alertmanager: %s", ds)
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, e := range v.([]any) {
+		out = append(out, e.(string))
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// alertRig is the whole alert path, every part real: alloy-custom -> Loki
+// (ruler on configs/loki/rules/) -> Alertmanager (configs/alertmanager/,
+// webhook receiver) -> an HTTP endpoint of the test.
+type alertRig struct {
+	inbox *inbox
+	am    *alertmanager
+	loki  *lokiServer
+	alloy *alloy
+	rules map[string]string // alert -> group
+}
+
+func newAlertRig(t testing.TB, env string) *alertRig {
+	t.Helper()
+	r := &alertRig{inbox: newInbox(t)}
+	r.rules, _ = shippedRules(t)
+	r.am = startAlertmanager(t, "ALERT_WEBHOOK_URL="+r.inbox.srv.URL+"/hook")
+	r.loki = newLokiWithRules(t, r.am.url)
+	r.alloy = startAlloy(t, func(port int) string {
+		return curatedConfig("events", port, r.loki.url, fmt.Sprintf("\tlabels = {env = %q}\n", env))
+	})
+	return r
+}
+
+// event is one curated event as the API takes it.
+func event(name, service, level string, attrs map[string]any) map[string]any {
+	return map[string]any{"event": name, "service": service, "level": level,
+		"timestamp": time.Now().UnixMilli(), "attributes": attrs}
+}
+
+func (r *alertRig) send(t testing.TB, events ...map[string]any) time.Time {
+	t.Helper()
+	b, _ := json.Marshal(events)
+	sent := time.Now()
+	code, body := r.alloy.post(t, "/v1/events", map[string]string{"Content-Type": "application/json"}, b)
+	if code != http.StatusAccepted {
+		t.Fatalf("POST /v1/events: %d %s", code, body)
+	}
+	return sent
+}
+
+// TestAlertShopifyFailureNotifies is the alert path end to end: normal
+// traffic raises nothing; one failed Shopify sync reaches the webhook as a
+// firing notification with the rule's labels and text, while the form-error
+// alert it causes is inhibited; when failures stop, a resolved notification
+// follows. Every shipped rule must load and evaluate on the real Loki.
+func TestAlertShopifyFailureNotifies(t *testing.T) {
+	r := newAlertRig(t, "e2e")
+	begun := time.Now()
+	// Every shipped rule loads and runs on this Loki (the slowest group
+	// evaluates every minute, at an offset of its own).
+	waitRulesHealthy(t, r.loki.url, r.rules, 150*time.Second)
+
+	// Normal traffic: the form is opened, filled and submitted, Places and
+	// Shopify answer.
+	var normal []map[string]any
+	for i := 0; i < 12; i++ {
+		normal = append(normal,
+			event("form.open", "collabmaker", "info", map[string]any{"country": "KR"}),
+			event("form.step", "collabmaker", "info", map[string]any{"step": 1 + i%3}),
+			event("places.lookup", "collabmaker", "info", map[string]any{"places_status": "OK", "duration_ms": 120}))
+	}
+	for i := 0; i < 6; i++ {
+		normal = append(normal,
+			event("form.submit", "collabmaker", "info", map[string]any{"step": 3}),
+			event("shopify.sync", "collabmaker", "info", map[string]any{"http_status": 200}))
+	}
+	r.send(t, normal...)
+	waitForEntries(t, r.loki.url, "", `{env="e2e"}`, begun, time.Now().Add(time.Minute), len(normal))
+	stored := time.Now()
+	// Evidence that normal traffic raises nothing: both groups that could
+	// fire on it evaluated after every event was queryable, and found
+	// nothing; no notification came.
+	for _, rule := range []string{"ShopifySyncFailed", "FormSubmitErrorRatioHigh", "PlacesLookupFailing"} {
+		if got := waitEvaluatedAfter(t, r.loki.url, rule, stored, 90*time.Second); got.State != "inactive" || got.Health != "ok" {
+			t.Fatalf("normal traffic: rule %s is %s (%s)", rule, got.State, got.LastError)
+		}
+	}
+	if n := r.inbox.all(); len(n) != 0 {
+		t.Fatalf("normal traffic: %d notifications: %s", len(n), n[0].body)
+	}
+
+	// One Shopify failure, and the failed submissions it causes: 4 of 10
+	// submissions fail, above FormSubmitErrorRatioHigh's 20 %.
+	failures := []map[string]any{event("shopify.sync", "collabmaker", "error",
+		map[string]any{"http_status": 502, "error_code": "THROTTLED"})}
+	for i := 0; i < 4; i++ {
+		failures = append(failures, event("form.submit", "collabmaker", "error", map[string]any{"error_code": "SHOPIFY_UNAVAILABLE"}))
+	}
+	posted := r.send(t, failures...)
+
+	fired := r.inbox.waitFor(t, 90*time.Second, "firing ShopifySyncFailed", func(n notification) bool {
+		return n.Status == "firing" && n.CommonLabels["alertname"] == "ShopifySyncFailed"
+	})
+	t.Logf("ShopifySyncFailed notified %.1f s after the POST", fired.arrived.Sub(posted).Seconds())
+	if len(fired.Alerts) != 1 {
+		t.Fatalf("want 1 alert in the notification, got %+v", fired.Alerts)
+	}
+	a := fired.Alerts[0]
+	for k, want := range map[string]string{"alertname": "ShopifySyncFailed", "severity": "critical",
+		"service": "collabmaker", "env": "e2e", "team": "collabmaker"} {
+		if a.Labels[k] != want {
+			t.Errorf("label %s = %q, want %q (labels %v)", k, a.Labels[k], want, a.Labels)
+		}
+	}
+	if s := a.Annotations["summary"]; s != "Shopify sync failing for collabmaker (e2e)" {
+		t.Errorf("summary %q", s)
+	}
+	if d := a.Annotations["description"]; !strings.HasPrefix(d, "1 shopify.sync event(s) at level error") {
+		t.Errorf("description %q does not start with the count", d)
+	}
+	if !strings.HasPrefix(a.GeneratorURL, grafanaURL+"/explore") || !strings.Contains(a.GeneratorURL, "shopify.sync") {
+		t.Errorf("link %q does not open the rule's query in Grafana's Explore", a.GeneratorURL)
+	}
+
+	// The form-error alert fires too, and Alertmanager holds it back: it
+	// depends on Shopify.
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		var form *amAlert
+		for _, al := range r.am.alerts(t) {
+			if al.Labels["alertname"] == "FormSubmitErrorRatioHigh" {
+				form = &al
+			}
+		}
+		if form != nil {
+			if form.Status.State != "suppressed" || len(form.Status.InhibitedBy) == 0 {
+				t.Fatalf("FormSubmitErrorRatioHigh is %s, want suppressed by ShopifySyncFailed: %+v", form.Status.State, form)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("FormSubmitErrorRatioHigh never reached Alertmanager; rules: %+v", rulerRules(t, r.loki.url))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	// No more failures: the 1-minute window empties, the ruler resolves the
+	// alert and Alertmanager says so at its next group_interval.
+	resolved := r.inbox.waitFor(t, 4*time.Minute, "resolved ShopifySyncFailed", func(n notification) bool {
+		return n.Status == "resolved" && n.CommonLabels["alertname"] == "ShopifySyncFailed"
+	})
+	ended := resolved.Alerts[0].EndsAt
+	if !ended.After(posted) {
+		t.Errorf("resolved alert ends at %s, before the failure was posted (%s)", ended, posted)
+	}
+	// The inhibition held for as long as Shopify was failing: no form-error
+	// notification arrived before the Shopify alert ended (after that the
+	// form errors are news of their own).
+	for _, n := range r.inbox.notifications(t) {
+		if n.CommonLabels["alertname"] == "FormSubmitErrorRatioHigh" && n.arrived.Before(ended) {
+			t.Errorf("FormSubmitErrorRatioHigh notified at %s while ShopifySyncFailed fired (until %s)", n.arrived, ended)
+		}
+	}
+}
