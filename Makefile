@@ -49,7 +49,7 @@ bin/loki: tools/loki/go.mod tools/loki/go.sum scripts/build-tool.sh
 ## alertmanager: build the pinned Alertmanager into bin/alertmanager (cached across clones).
 alertmanager: bin/alertmanager
 
-bin/alertmanager: tools/alertmanager/go.mod tools/alertmanager/go.sum scripts/build-tool.sh
+bin/alertmanager: tools/alertmanager/go.mod tools/alertmanager/go.sum tools/alertmanager/ui/index.html scripts/build-tool.sh
 	./scripts/build-tool.sh alertmanager $@
 
 ## up: run a local Loki (ruler on), Alertmanager and alloy-custom with configs/loki.alloy (Ctrl-C stops all).

@@ -163,3 +163,35 @@ func TestAlertShopifyFailureNotifies(t *testing.T) {
 		}
 	}
 }
+
+// TestRuleFilesAreComplete checks what every shipped rule must carry for a
+// notification to be routable and readable: severity and team labels, a
+// summary, a description with the value, and the LogQL to look at.
+func TestRuleFilesAreComplete(t *testing.T) {
+	names, files := shippedRules(t)
+	if len(names) < 8 {
+		t.Fatalf("only %d rules in configs/loki/rules", len(names))
+	}
+	for _, f := range files {
+		for _, g := range f.Groups {
+			if g.Interval == "" {
+				t.Errorf("group %s has no interval of its own (the ruler's default is 1 min)", g.Name)
+			}
+			for _, r := range g.Rules {
+				if s := r.Labels["severity"]; s != "critical" && s != "warning" && s != "info" {
+					t.Errorf("%s: severity %q", r.Alert, s)
+				}
+				if r.Labels["team"] == "" {
+					t.Errorf("%s: no team label", r.Alert)
+				}
+				if r.Annotations["summary"] == "" || r.Annotations["logql"] == "" ||
+					!strings.Contains(r.Annotations["description"], "$value") {
+					t.Errorf("%s: needs summary, logql and a description with {{ $value }}: %v", r.Alert, r.Annotations)
+				}
+				if r.For == "" {
+					t.Errorf("%s: say `for` explicitly", r.Alert)
+				}
+			}
+		}
+	}
+}
