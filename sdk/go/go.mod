@@ -1,0 +1,3 @@
+module github.com/grafana/alloy/curated/sdk/go
+
+go 1.23

@@ -1,0 +1,287 @@
+package curated
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// run is the sending goroutine: it waits for a full batch, the flush
+// interval, a Flush or Close, and sends batch after batch in order.
+func (c *Client) run(ctx context.Context) {
+	defer close(c.done)
+	s := sender{c: c}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	timerSet := false
+	for {
+		n, size := c.q.status()
+		if n >= c.cfg.BatchEvents || size >= c.cfg.BatchBytes {
+			s.sendBatch(ctx)
+			continue
+		}
+		if n > 0 && !timerSet {
+			timer.Reset(c.cfg.FlushInterval)
+			timerSet = true
+		}
+		c.reportDrops()
+		select {
+		case <-c.q.ready:
+		case <-timer.C:
+			timerSet = false
+			s.sendBatch(ctx)
+		case done := <-c.flushReq:
+			s.sendAll(ctx)
+			close(done)
+		case <-c.closing:
+			s.sendAll(ctx)
+			if lost := c.q.drain(); lost > 0 {
+				c.dropped.Add(uint64(lost))
+				c.report(Error{Code: "gave_up", Reason: "queued when Close's deadline passed", Count: lost})
+			}
+			c.reportDrops()
+			return
+		}
+	}
+}
+
+// reportDrops tells OnError about events dropped on callers' goroutines,
+// which must not run the callback themselves.
+func (c *Client) reportDrops() {
+	if n := c.queueDrops.Swap(0); n > 0 {
+		c.report(Error{Code: "queue_full", Reason: "the send queue was full", Count: int(n)})
+	}
+	if n := c.closedDrops.Swap(0); n > 0 {
+		c.report(Error{Code: "closed", Reason: "tracked after Close", Count: int(n)})
+	}
+	if n := c.invalid.Swap(0); n > 0 {
+		c.report(Error{Code: "invalid_event", Field: "event",
+			Reason: "event name not 1-128 of A-Z a-z 0-9 _ . : -, or the event over MaxEventBytes", Count: int(n)})
+	}
+}
+
+func (c *Client) report(e Error) {
+	if c.cfg.OnError != nil && e.Count > 0 {
+		c.cfg.OnError(e)
+	}
+}
+
+type sender struct {
+	c    *Client
+	body bytes.Buffer
+	gz   *gzip.Writer
+}
+
+// sendAll sends until the queue is empty (or ctx is done).
+func (s *sender) sendAll(ctx context.Context) {
+	for ctx.Err() == nil {
+		if n, _ := s.c.q.status(); n == 0 {
+			return
+		}
+		s.sendBatch(ctx)
+	}
+}
+
+func (s *sender) sendBatch(ctx context.Context) {
+	batch := s.c.q.take(s.c.cfg.BatchEvents, s.c.cfg.BatchBytes)
+	if len(batch) > 0 {
+		s.deliver(ctx, batch)
+	}
+}
+
+// response is the API's answer (docs/api.md, Responses).
+type response struct {
+	Accepted int        `json:"accepted"`
+	Rejected int        `json:"rejected"`
+	Dropped  int        `json:"dropped"`
+	Errors   []apiError `json:"errors"`
+}
+
+type apiError struct {
+	Index  *int   `json:"index"` // absent for the request as a whole
+	Field  string `json:"field"`
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// deliver sends batch until the API has answered for every event: 2xx and
+// final 4xx end it; 413 splits it; 408, 429, 5xx and network errors retry
+// with backoff (Retry-After when given), 503 with only the events the API
+// lists as not forwarded.
+func (s *sender) deliver(ctx context.Context, batch [][]byte) {
+	c := s.c
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			c.retries.Add(1)
+		}
+		status, resp, retryAfter, err := s.post(ctx, batch)
+		switch {
+		case err == nil && status/100 == 2:
+			c.sent.Add(uint64(resp.Accepted))
+			s.perEvent(batch, resp)
+			return
+		case err == nil && status == http.StatusRequestEntityTooLarge && len(batch) > 1:
+			half := len(batch) / 2
+			s.deliver(ctx, batch[:half])
+			s.deliver(ctx, batch[half:])
+			return
+		case err == nil && status == http.StatusServiceUnavailable && hasNotForwarded(resp):
+			c.sent.Add(uint64(resp.Accepted))
+			if batch = s.notForwarded(batch, resp); len(batch) == 0 {
+				return
+			}
+		case err == nil && status/100 == 4 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
+			if len(resp.Errors) > 0 && resp.Errors[0].Index != nil {
+				s.perEvent(batch, resp)
+			} else {
+				code, field, reason := "http_"+strconv.Itoa(status), "", ""
+				if len(resp.Errors) > 0 {
+					code, field, reason = resp.Errors[0].Code, resp.Errors[0].Field, resp.Errors[0].Reason
+				}
+				c.rejected.Add(uint64(len(batch)))
+				c.report(Error{Code: code, Field: field, Reason: reason, Count: len(batch)})
+			}
+			return
+		}
+		if ctx.Err() != nil || attempt >= c.cfg.MaxRetries {
+			c.dropped.Add(uint64(len(batch)))
+			reason := fmt.Sprintf("after %d attempts: status %d", attempt+1, status)
+			if err != nil {
+				reason = fmt.Sprintf("after %d attempts: %v", attempt+1, err)
+			}
+			c.report(Error{Code: "gave_up", Reason: reason, Count: len(batch)})
+			return
+		}
+		wait := retryAfter
+		if wait <= 0 {
+			wait = backoff(c.cfg.MinBackoff, c.cfg.MaxBackoff, attempt)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
+}
+
+// backoff is exponential with full jitter in [d/2, d).
+func backoff(lo, hi time.Duration, attempt int) time.Duration {
+	d := lo << min(attempt, 20)
+	if d > hi || d <= 0 {
+		d = hi
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// perEvent reports the events the API refused, by their index.
+func (s *sender) perEvent(batch [][]byte, resp response) {
+	for _, e := range resp.Errors {
+		if e.Index == nil || *e.Index < 0 || *e.Index >= len(batch) {
+			continue
+		}
+		s.c.rejected.Add(1)
+		s.c.report(Error{Code: e.Code, Field: e.Field, Reason: e.Reason, Event: eventName(batch[*e.Index]), Count: 1})
+	}
+}
+
+func hasNotForwarded(resp response) bool {
+	for _, e := range resp.Errors {
+		if e.Code == "not_forwarded" && e.Index != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// notForwarded keeps the events a 503 lists as not forwarded: resending
+// only those avoids duplicating the ones that were (docs/api.md).
+func (s *sender) notForwarded(batch [][]byte, resp response) [][]byte {
+	var out [][]byte
+	for _, e := range resp.Errors {
+		if e.Code == "not_forwarded" && e.Index != nil && *e.Index >= 0 && *e.Index < len(batch) {
+			out = append(out, batch[*e.Index])
+		}
+	}
+	var refused []apiError
+	for _, e := range resp.Errors {
+		if e.Code != "not_forwarded" {
+			refused = append(refused, e)
+		}
+	}
+	s.perEvent(batch, response{Errors: refused})
+	return out
+}
+
+// eventName reads the name back from an encoded event, for reports.
+func eventName(item []byte) string {
+	var e struct {
+		Event string `json:"event"`
+	}
+	_ = json.Unmarshal(item, &e)
+	return e.Event
+}
+
+// post sends one request: an envelope with the client's context and batch.
+func (s *sender) post(ctx context.Context, batch [][]byte) (status int, resp response, retryAfter time.Duration, err error) {
+	c := s.c
+	s.body.Reset()
+	var w io.Writer = &s.body
+	if !c.cfg.DisableGzip {
+		if s.gz == nil {
+			s.gz, _ = gzip.NewWriterLevel(&s.body, gzip.BestSpeed)
+		} else {
+			s.gz.Reset(&s.body)
+		}
+		w = s.gz
+	}
+	_, _ = io.WriteString(w, `{"context":`)
+	_, _ = w.Write(c.context)
+	_, _ = io.WriteString(w, `,"events":[`)
+	for i, item := range batch {
+		if i > 0 {
+			_, _ = io.WriteString(w, ",")
+		}
+		_, _ = w.Write(item)
+	}
+	_, _ = io.WriteString(w, "]}")
+	if s.gz != nil && !c.cfg.DisableGzip {
+		if err := s.gz.Close(); err != nil {
+			return 0, resp, 0, err
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, c.url, bytes.NewReader(s.body.Bytes()))
+	if err != nil {
+		return 0, resp, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if !c.cfg.DisableGzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
+	if c.cfg.Key != "" {
+		req.Header.Set("X-API-Key", c.cfg.Key)
+	}
+	r, err := c.cfg.HTTPClient.Do(req)
+	if err != nil {
+		return 0, resp, 0, err
+	}
+	defer r.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		return 0, resp, 0, fmt.Errorf("reading the response: %w", err)
+	}
+	_ = json.Unmarshal(body, &resp)
+	if secs, err := strconv.Atoi(r.Header.Get("Retry-After")); err == nil && secs > 0 {
+		retryAfter = min(time.Duration(secs)*time.Second, 5*time.Minute)
+	}
+	return r.StatusCode, resp, retryAfter, nil
+}
