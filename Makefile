@@ -23,7 +23,7 @@ ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki alertmanager up image image-local test test-unit test-deploy test-e2e test-faults lint fuzz bench bench-alerts deps clean
+.PHONY: all build run loki alertmanager up image image-local test test-unit test-sdk test-deploy test-e2e test-faults lint fuzz bench bench-alerts deps clean
 
 all: build
 
@@ -83,6 +83,12 @@ test-unit:
 	go test -count=1 -run '^$$' -fuzz FuzzHandler -fuzztime 60000x ./internal/httpapi/
 	go test -count=1 -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime 60000x ./internal/pii/
 	go test -count=1 -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime 60000x ./internal/rules/
+	$(MAKE) test-sdk
+
+## test-sdk: the Go SDK's own module (sdk/go): unit tests with the race detector, and its fuzz target.
+test-sdk:
+	cd sdk/go && CGO_ENABLED=1 go test -count=1 -race ./...
+	cd sdk/go && go test -count=1 -run '^$$' -fuzz FuzzAttributeEncoding -fuzztime 60000x .
 
 # CDK's Node.js kernel warns about Node 20 on every synth; the tests do not care.
 test-deploy:
@@ -125,6 +131,7 @@ lint:
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...
 	cd deploy && go vet ./...
+	cd sdk/go && go vet ./...
 
 ## deps: regenerate go.mod/go.sum from the pinned Alloy and Loki (never run `go mod tidy`).
 deps:

@@ -48,28 +48,50 @@ func (h *handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.
 
 func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	event := h.event
-	var own []slog.Attr
-	if r.NumAttrs() > 0 {
-		own = make([]slog.Attr, 0, r.NumAttrs())
-		r.Attrs(func(a slog.Attr) bool {
-			if len(h.groups) == 0 && a.Key == h.eventKey && a.Value.Kind() == slog.KindString {
-				event = a.Value.String()
-				return true
-			}
-			own = append(own, a)
+	var buf [16]slog.Attr
+	own := buf[:0]
+	r.Attrs(func(a slog.Attr) bool {
+		if len(h.groups) == 0 && a.Key == h.eventKey && a.Value.Kind() == slog.KindString {
+			event = a.Value.String()
 			return true
-		})
-	}
+		}
+		own = append(own, a)
+		return true
+	})
 	if event == "" {
 		event = eventFromMessage(r.Message)
 	}
-	attrs := mergeAt(h.attrs, h.groups, own)
+	attrs := own
+	if len(h.attrs) > 0 || len(h.groups) > 0 {
+		attrs = mergeAt(h.attrs, h.groups, own)
+	} else {
+		attrs = dedupe(own)
+	}
 	t := r.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
 	h.c.push(levelOf(r.Level), event, r.Message, t, idsFrom(ctx), attrs)
 	return nil
+}
+
+// dedupe keeps the last attribute of each key, in place: the API refuses
+// an event with a key twice.
+func dedupe(attrs []slog.Attr) []slog.Attr {
+	out := attrs[:0]
+	for i, a := range attrs {
+		later := false
+		for _, b := range attrs[i+1:] {
+			if b.Key == a.Key && a.Key != "" {
+				later = true
+				break
+			}
+		}
+		if !later {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
