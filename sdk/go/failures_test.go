@@ -329,4 +329,3 @@ func TestInvalidEventNamesAreReported(t *testing.T) {
 		t.Errorf("reported %+v, sent %v", got, stub.events())
 	}
 }
-

@@ -2,12 +2,12 @@ package curated
 
 import "sync"
 
-// queue holds encoded events until the sender takes them, bounded in count
-// and bytes.
+// queue holds encoded events until the sender takes them: a ring that
+// grows by doubling up to maxItems, bounded in count and bytes.
 type queue struct {
 	mu        sync.Mutex
-	items     [][]byte
-	head      int // items[head:] are queued
+	ring      [][]byte
+	head, n   int // ring[head], ... ring[head+n-1] (mod len) are queued
 	bytes     int
 	maxItems  int
 	maxBytes  int
@@ -29,25 +29,21 @@ func (q *queue) push(item []byte) (kept bool, evicted int) {
 		q.mu.Unlock()
 		return false, 0
 	}
-	for q.len() > 0 && (q.len() >= q.maxItems || q.bytes+len(item) > q.maxBytes) {
+	for q.n > 0 && (q.n >= q.maxItems || q.bytes+len(item) > q.maxBytes) {
 		if q.policy == DropNewest {
 			q.mu.Unlock()
 			return false, 0
 		}
-		q.bytes -= len(q.items[q.head])
-		q.items[q.head] = nil
-		q.head++
+		q.pop()
 		evicted++
 	}
-	if q.head > 0 && q.head >= len(q.items)/2 && len(q.items) == cap(q.items) {
-		n := copy(q.items, q.items[q.head:])
-		clear(q.items[n:])
-		q.items = q.items[:n]
-		q.head = 0
+	if q.n == len(q.ring) {
+		q.grow()
 	}
-	q.items = append(q.items, item)
+	q.ring[(q.head+q.n)%len(q.ring)] = item
+	q.n++
 	q.bytes += len(item)
-	n := q.len()
+	n := q.n
 	q.mu.Unlock()
 	if n == 1 || n >= q.batchSize {
 		select {
@@ -58,7 +54,24 @@ func (q *queue) push(item []byte) (kept bool, evicted int) {
 	return true, evicted
 }
 
-func (q *queue) len() int { return len(q.items) - q.head }
+func (q *queue) grow() {
+	size := min(max(2*len(q.ring), 64), q.maxItems)
+	ring := make([][]byte, size)
+	for i := 0; i < q.n; i++ {
+		ring[i] = q.ring[(q.head+i)%len(q.ring)]
+	}
+	q.ring, q.head = ring, 0
+}
+
+// pop removes the oldest event; the caller holds mu and knows n > 0.
+func (q *queue) pop() []byte {
+	it := q.ring[q.head]
+	q.ring[q.head] = nil
+	q.head = (q.head + 1) % len(q.ring)
+	q.n--
+	q.bytes -= len(it)
+	return it
+}
 
 // take removes up to maxItems events and maxBytes bytes (at least one
 // event when any is queued).
@@ -67,19 +80,13 @@ func (q *queue) take(maxItems, maxBytes int) [][]byte {
 	defer q.mu.Unlock()
 	var out [][]byte
 	size := 0
-	for q.len() > 0 && len(out) < maxItems {
-		it := q.items[q.head]
-		if len(out) > 0 && size+len(it) > maxBytes {
+	for q.n > 0 && len(out) < maxItems {
+		if it := q.ring[q.head]; len(out) > 0 && size+len(it) > maxBytes {
 			break
 		}
+		it := q.pop()
 		out = append(out, it)
 		size += len(it)
-		q.items[q.head] = nil
-		q.head++
-		q.bytes -= len(it)
-	}
-	if q.len() == 0 {
-		q.items, q.head = q.items[:0], 0
 	}
 	return out
 }
@@ -88,15 +95,15 @@ func (q *queue) take(maxItems, maxBytes int) [][]byte {
 func (q *queue) status() (int, int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.len(), q.bytes
+	return q.n, q.bytes
 }
 
 // drain empties the queue and returns how many events it held.
 func (q *queue) drain() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := q.len()
-	clear(q.items)
-	q.items, q.head, q.bytes = q.items[:0], 0, 0
+	n := q.n
+	clear(q.ring)
+	q.head, q.n, q.bytes = 0, 0, 0
 	return n
 }
