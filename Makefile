@@ -17,7 +17,7 @@ BUILD_PKG      := github.com/grafana/alloy/internal/build
 LDFLAGS        := -s -w -X $(BUILD_PKG).Version=$(VERSION) -X $(BUILD_PKG).Revision=$(GIT_REVISION) \
                   -X $(BUILD_PKG).Branch=$(GIT_BRANCH) -X $(BUILD_PKG).BuildUser=alloy-curated \
                   -X $(BUILD_PKG).BuildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-GO_SOURCES     := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tools/*' -not -path './deploy/*' -not -path './bin/*' -not -path './e2e/*' 2>/dev/null) go.mod go.sum
+GO_SOURCES     := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tools/*' -not -path './deploy/*' -not -path './sdk/*' -not -path './bin/*' -not -path './e2e/*' 2>/dev/null) go.mod go.sum
 
 ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
