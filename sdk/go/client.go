@@ -281,17 +281,7 @@ func (c *Client) push(level Level, event, message string, t time.Time, ids ids, 
 	b = append(b, `,"timestamp":`...)
 	b = appendInt(b, t.UnixMilli())
 	b = ids.append(b)
-	if len(attrs) > 0 {
-		n := len(b)
-		b = append(b, `,"attributes":{`...)
-		var empty bool
-		b, empty = appendAttrs(b, attrs, 1, true)
-		if empty {
-			b = b[:n]
-		} else {
-			b = append(b, '}')
-		}
-	}
+	b = appendAttributesMember(b, ",", attrs)
 	b = append(b, '}')
 	if len(b) > c.cfg.MaxEventBytes {
 		*bp = b
@@ -392,25 +382,27 @@ func (c *Client) Stats() Stats {
 // attributes every event shares.
 func envelopeContext(service string, attrs []slog.Attr) []byte {
 	b := []byte{'{'}
-	first := true
+	sep := ""
 	if service != "" {
 		b = append(b, `"service":`...)
 		b = appendString(b, service)
-		first = false
+		sep = ","
 	}
-	if len(attrs) > 0 {
-		n := len(b)
-		if !first {
-			b = append(b, ',')
-		}
-		b = append(b, `"attributes":{`...)
-		var empty bool
-		b, empty = appendAttrs(b, attrs, 1, true)
-		if empty {
-			b = b[:n]
-		} else {
-			b = append(b, '}')
-		}
+	return append(appendAttributesMember(b, sep, attrs), '}')
+}
+
+// appendAttributesMember appends sep and an "attributes" member, unless no
+// attribute has anything to say.
+func appendAttributesMember(b []byte, sep string, attrs []slog.Attr) []byte {
+	if len(attrs) == 0 {
+		return b
+	}
+	n := len(b)
+	b = append(b, sep...)
+	b = append(b, `"attributes":{`...)
+	b, empty := appendAttrs(b, attrs, 1, true)
+	if empty {
+		return b[:n]
 	}
 	return append(b, '}')
 }
