@@ -96,6 +96,7 @@ type Config struct {
 type Error struct {
 	Code   string // the API's error code, or queue_full, closed, gave_up, invalid_event
 	Event  string // the event's name, when one event is meant
+	Index  int    // the event's position in its request (the API's index); -1 when not one event
 	Field  string // the field at fault, as the API names it
 	Reason string
 	Count  int // how many events this is about

@@ -143,7 +143,7 @@ func TestPerEventRejectionsAreReportedNotRetried(t *testing.T) {
 	c.Track(context.Background(), "form.step", slog.Int("step", 2))
 	flush(t, c)
 	got := errs.get()
-	if len(got) != 1 || got[0].Event != "form.step" || got[0].Field != "attributes.step" || got[0].Code != "invalid_type" || got[0].Count != 1 {
+	if len(got) != 1 || got[0].Event != "form.step" || got[0].Index != 1 || got[0].Field != "attributes.step" || got[0].Code != "invalid_type" || got[0].Count != 1 {
 		t.Fatalf("reported %+v", got)
 	}
 	if st := c.Stats(); len(stub.all()) != 1 || st.Sent != 1 || st.Rejected != 1 {
@@ -327,5 +327,21 @@ func TestInvalidEventNamesAreReported(t *testing.T) {
 	got := errs.get()
 	if len(got) != 1 || got[0].Code != "invalid_event" || got[0].Field != "event" || len(stub.events()) != 1 {
 		t.Errorf("reported %+v, sent %v", got, stub.events())
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"3":                             3 * time.Second,
+		"Wed, 02 Dec 2026 09:00:07 GMT": 7 * time.Second,
+		"Wed, 02 Dec 2026 08:59:00 GMT": 0,
+		"3600":                          5 * time.Minute,
+		"soon":                          0,
+		"":                              0,
+	} {
+		if got := parseRetryAfter(v, now); got != want {
+			t.Errorf("Retry-After %q: %s, want %s", v, got, want)
+		}
 	}
 }

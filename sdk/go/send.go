@@ -69,6 +69,9 @@ func (c *Client) reportDrops() {
 
 func (c *Client) report(e Error) {
 	if c.cfg.OnError != nil && e.Count > 0 {
+		if e.Event == "" {
+			e.Index = -1
+		}
 		c.cfg.OnError(e)
 	}
 }
@@ -188,7 +191,7 @@ func (s *sender) perEvent(batch [][]byte, resp response) {
 			continue
 		}
 		s.c.rejected.Add(1)
-		s.c.report(Error{Code: e.Code, Field: e.Field, Reason: e.Reason, Event: eventName(batch[*e.Index]), Count: 1})
+		s.c.report(Error{Code: e.Code, Field: e.Field, Reason: e.Reason, Event: eventName(batch[*e.Index]), Index: *e.Index, Count: 1})
 	}
 }
 
@@ -280,8 +283,18 @@ func (s *sender) post(ctx context.Context, batch [][]byte) (status int, resp res
 		return 0, resp, 0, fmt.Errorf("reading the response: %w", err)
 	}
 	_ = json.Unmarshal(body, &resp)
-	if secs, err := strconv.Atoi(r.Header.Get("Retry-After")); err == nil && secs > 0 {
-		retryAfter = min(time.Duration(secs)*time.Second, 5*time.Minute)
-	}
+	retryAfter = parseRetryAfter(r.Header.Get("Retry-After"), time.Now())
 	return r.StatusCode, resp, retryAfter, nil
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date, capped at
+// 5 minutes; 0 when absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	var d time.Duration
+	if secs, err := strconv.Atoi(v); err == nil {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return max(0, min(d, 5*time.Minute))
 }
