@@ -77,7 +77,10 @@ func TestCorpusRedactionOnLoki(t *testing.T) {
 	}
 	positivesSeen := 0
 	for _, e := range got {
-		stored := e.String() // line, labels and structured metadata
+		// Where the text travels: the line, the promoted label and the
+		// structured metadata. Not the run label or the timestamp, whose
+		// random digits may hold a short secret such as a CVV by chance.
+		stored := strings.Join([]string{e.Line, e.Labels["promoted"], e.Metadata["meta"]}, "\n")
 		var line struct {
 			Event      string
 			Message    string
@@ -96,13 +99,13 @@ func TestCorpusRedactionOnLoki(t *testing.T) {
 			p := positives[line.Attributes.I]
 			esc, _ := json.Marshal(p[3])
 			if strings.Contains(stored, p[3]) || strings.Contains(stored, string(esc[1:len(esc)-1])) {
-				t.Errorf("%s (%s) stored in Loki: %s", p[0], p[1], stored)
+				t.Errorf("%s (%s) stored in Loki: %s", p[0], p[1], e)
 			}
 			continue
 		}
 		if line.Message != line.Attributes.Note || e.Labels["promoted"] != line.Message || e.Metadata["meta"] != line.Message ||
 			strings.Contains(stored, "[REDACTED") {
-			t.Errorf("a negative was changed on its way to Loki: %s", stored)
+			t.Errorf("a negative was changed on its way to Loki: %s", e)
 		}
 	}
 	if positivesSeen != len(positives) {
