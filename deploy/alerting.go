@@ -2,9 +2,10 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -138,7 +139,7 @@ func (s *services) alertmanager() (awsecs.FargateService, awssecretsmanager.Secr
 		},
 	})
 	files := []configFile{{name: "alertmanager.yml", content: jsii.String(s.alertmanagerConfig())}}
-	for _, name := range sortedKeys(s.files.AMTemplate) {
+	for _, name := range slices.Sorted(maps.Keys(s.files.AMTemplate)) {
 		files = append(files, configFile{name: "templates/" + name, content: jsii.String(s.files.AMTemplate[name])})
 	}
 	// The receivers read these at send time. Alertmanager's image runs as
@@ -154,7 +155,7 @@ func (s *services) alertmanager() (awsecs.FargateService, awssecretsmanager.Secr
 // lokiRuleFiles are the rule files as written into Loki's config volume.
 func (s *services) lokiRuleFiles() []configFile {
 	var out []configFile
-	for _, name := range sortedKeys(s.files.Rules) {
+	for _, name := range slices.Sorted(maps.Keys(s.files.Rules)) {
 		out = append(out, configFile{name: "rules/" + lokiRulesTenant + "/" + name, content: jsii.String(s.files.Rules[name])})
 	}
 	return out
@@ -163,13 +164,4 @@ func (s *services) lokiRuleFiles() []configFile {
 // grafanaURL is where alert links point: Grafana behind the ALB.
 func (s *services) grafanaURL() string {
 	return "https://" + *s.params.domainName + grafanaPath
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

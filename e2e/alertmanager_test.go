@@ -52,7 +52,6 @@ func startAlertmanager(t testing.TB, env ...string) *alertmanager {
 type amAlert struct {
 	Labels   map[string]string `json:"labels"`
 	StartsAt time.Time         `json:"startsAt"`
-	Updated  time.Time         `json:"updatedAt"`
 	Status   struct {
 		State       string   `json:"state"`
 		InhibitedBy []string `json:"inhibitedBy"`
@@ -165,18 +164,30 @@ func (in *inbox) notifications(t testing.TB) []notification {
 // timeout for it to arrive.
 func (in *inbox) waitFor(t testing.TB, timeout time.Duration, what string, match func(notification) bool) notification {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
+	var found notification
+	in.wait(t, timeout, "notification "+what, func() bool {
 		for _, n := range in.notifications(t) {
 			if match(n) {
-				return n
+				found = n
+				return true
 			}
 		}
+		return false
+	})
+	return found
+}
+
+// wait returns when done, checked on every arrival, says so; it fails the
+// test after timeout.
+func (in *inbox) wait(t testing.TB, timeout time.Duration, what string, done func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for !done() {
 		select {
 		case <-in.wake:
 		case <-deadline.C:
-			t.Fatalf("no notification %s within %s; got %d: %+v", what, timeout, len(in.all()), in.notifications(t))
+			t.Fatalf("no %s within %s; received %d requests", what, timeout, len(in.all()))
 		}
 	}
 }
@@ -230,7 +241,6 @@ func shippedRules(t testing.TB) (map[string]string, []ruleFile) {
 // rulerRule is a rule as Loki's ruler reports it (Prometheus' rules API).
 type rulerRule struct {
 	Name           string    `json:"name"`
-	Group          string    `json:"-"`
 	Health         string    `json:"health"`
 	LastError      string    `json:"lastError"`
 	State          string    `json:"state"`
@@ -263,7 +273,6 @@ func rulerRules(t testing.TB, lokiURL string) map[string]rulerRule {
 	out := map[string]rulerRule{}
 	for _, g := range r.Data.Groups {
 		for _, rule := range g.Rules {
-			rule.Group = g.Name
 			out[rule.Name] = rule
 		}
 	}
@@ -342,15 +351,7 @@ func TestAlertReceiversRenderMessages(t *testing.T) {
 				"startsAt":     since.Format(time.RFC3339),
 				"generatorURL": "https://grafana.example/explore?left=x&orgId=1",
 			}})
-			deadline := time.NewTimer(60 * time.Second)
-			defer deadline.Stop()
-			for len(in.all()) == 0 {
-				select {
-				case <-in.wake:
-				case <-deadline.C:
-					t.Fatalf("%s: nothing arrived within 60 s", receiver)
-				}
-			}
+			in.wait(t, 60*time.Second, receiver+" message", func() bool { return len(in.all()) > 0 })
 			got := in.all()[0]
 			if got.path != "/"+receiver {
 				t.Errorf("posted to %s", got.path)

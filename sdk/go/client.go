@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -209,7 +210,7 @@ func (c *Client) Track(ctx context.Context, event string, attrs ...slog.Attr) {
 
 // Log queues an event with a level and a message.
 func (c *Client) Log(ctx context.Context, level Level, event, message string, attrs ...slog.Attr) {
-	c.enqueue(ctx, level, event, message, time.Now(), attrs)
+	c.push(level, event, message, time.Now(), idsFrom(ctx), attrs)
 }
 
 // Event is an event with every field the API knows; Send queues it.
@@ -247,10 +248,6 @@ func (c *Client) Send(ctx context.Context, e Event) {
 	c.push(e.Level, e.Name, e.Message, e.Time, ids, e.Attributes)
 }
 
-func (c *Client) enqueue(ctx context.Context, level Level, event, message string, t time.Time, attrs []slog.Attr) {
-	c.push(level, event, message, t, idsFrom(ctx), attrs)
-}
-
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // push encodes the event once, on the caller's goroutine, and queues the
@@ -258,13 +255,11 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // Loki entry, which Loki stores once.
 func (c *Client) push(level Level, event, message string, t time.Time, ids ids, attrs []slog.Attr) {
 	if c.closed.Load() {
-		c.dropped.Add(1)
-		c.closedDrops.Add(1)
+		c.drop(&c.closedDrops, 1)
 		return
 	}
 	if !validName(event) {
-		c.invalid.Add(1)
-		c.dropped.Add(1)
+		c.drop(&c.invalid, 1)
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
@@ -280,55 +275,36 @@ func (c *Client) push(level Level, event, message string, t time.Time, ids ids, 
 		b = appendString(b, message)
 	}
 	b = append(b, `,"timestamp":`...)
-	b = appendInt(b, t.UnixMilli())
+	b = strconv.AppendInt(b, t.UnixMilli(), 10)
 	b = ids.append(b)
 	b = appendAttributesMember(b, ",", attrs)
 	b = append(b, '}')
-	if len(b) > c.cfg.MaxEventBytes {
-		*bp = b
-		bufPool.Put(bp)
-		c.invalid.Add(1)
-		c.dropped.Add(1)
-		return
+	var item []byte
+	if len(b) <= c.cfg.MaxEventBytes {
+		item = append([]byte(nil), b...)
 	}
-	item := make([]byte, len(b))
-	copy(item, b)
 	*bp = b
 	bufPool.Put(bp)
-	kept, evicted := c.q.push(item)
-	if evicted > 0 {
-		c.dropped.Add(uint64(evicted))
-		c.queueDrops.Add(uint64(evicted))
+	if item == nil {
+		c.drop(&c.invalid, 1)
+		return
 	}
+	kept, evicted := c.q.push(item)
+	c.drop(&c.queueDrops, uint64(evicted))
 	if !kept {
-		c.dropped.Add(1)
-		c.queueDrops.Add(1)
+		c.drop(&c.queueDrops, 1)
 		return
 	}
 	c.tracked.Add(1)
 }
 
-func appendInt(b []byte, n int64) []byte {
-	if n >= 0 && n < 10 {
-		return append(b, byte('0'+n))
+// drop counts n events that will not be sent, and keeps them in pending
+// until the sending goroutine reports them (callers must not run OnError).
+func (c *Client) drop(pending *atomic.Uint64, n uint64) {
+	if n > 0 {
+		c.dropped.Add(n)
+		pending.Add(n)
 	}
-	var tmp [20]byte
-	i := len(tmp)
-	neg := n < 0
-	u := uint64(n)
-	if neg {
-		u = uint64(-n)
-	}
-	for u > 0 {
-		i--
-		tmp[i] = byte('0' + u%10)
-		u /= 10
-	}
-	if neg {
-		i--
-		tmp[i] = '-'
-	}
-	return append(b, tmp[i:]...)
 }
 
 // Flush sends everything queued so far and returns when it has been

@@ -84,19 +84,17 @@ type sender struct {
 
 // sendAll sends until the queue is empty (or ctx is done).
 func (s *sender) sendAll(ctx context.Context) {
-	for ctx.Err() == nil {
-		if n, _ := s.c.q.status(); n == 0 {
-			return
-		}
-		s.sendBatch(ctx)
+	for ctx.Err() == nil && s.sendBatch(ctx) {
 	}
 }
 
-func (s *sender) sendBatch(ctx context.Context) {
+// sendBatch sends one batch and reports whether there was one.
+func (s *sender) sendBatch(ctx context.Context) bool {
 	batch := s.c.q.take(s.c.cfg.BatchEvents, s.c.cfg.BatchBytes)
 	if len(batch) > 0 {
 		s.deliver(ctx, batch)
 	}
+	return len(batch) > 0
 }
 
 // response is the API's answer (docs/api.md, Responses).
@@ -135,10 +133,12 @@ func (s *sender) deliver(ctx context.Context, batch [][]byte) {
 			s.deliver(ctx, batch[:half])
 			s.deliver(ctx, batch[half:])
 			return
-		case err == nil && status == http.StatusServiceUnavailable && hasNotForwarded(resp):
-			c.sent.Add(uint64(resp.Accepted))
-			if batch = s.notForwarded(batch, resp); len(batch) == 0 {
-				return
+		case err == nil && status == http.StatusServiceUnavailable:
+			// Some events forwarded, the rest listed: retry only those.
+			// Otherwise (overloaded) the whole batch.
+			if rest := s.notForwarded(batch, resp); len(rest) > 0 {
+				c.sent.Add(uint64(resp.Accepted))
+				batch = rest
 			}
 		case err == nil && status/100 == 4 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
 			if len(resp.Errors) > 0 && resp.Errors[0].Index != nil {
@@ -195,28 +195,18 @@ func (s *sender) perEvent(batch [][]byte, resp response) {
 	}
 }
 
-func hasNotForwarded(resp response) bool {
-	for _, e := range resp.Errors {
-		if e.Code == "not_forwarded" && e.Index != nil {
-			return true
-		}
-	}
-	return false
-}
-
-// notForwarded keeps the events a 503 lists as not forwarded: resending
-// only those avoids duplicating the ones that were (docs/api.md).
+// notForwarded returns the events a 503 lists as not forwarded, whose
+// resending alone avoids duplicating the ones that were (docs/api.md), and
+// reports the events it refused.
 func (s *sender) notForwarded(batch [][]byte, resp response) [][]byte {
 	var out [][]byte
-	for _, e := range resp.Errors {
-		if e.Code == "not_forwarded" && e.Index != nil && *e.Index >= 0 && *e.Index < len(batch) {
-			out = append(out, batch[*e.Index])
-		}
-	}
 	var refused []apiError
 	for _, e := range resp.Errors {
-		if e.Code != "not_forwarded" {
+		switch {
+		case e.Code != "not_forwarded":
 			refused = append(refused, e)
+		case e.Index != nil && *e.Index >= 0 && *e.Index < len(batch):
+			out = append(out, batch[*e.Index])
 		}
 	}
 	s.perEvent(batch, response{Errors: refused})
@@ -255,8 +245,8 @@ func (s *sender) post(ctx context.Context, batch [][]byte) (status int, resp res
 		_, _ = w.Write(item)
 	}
 	_, _ = io.WriteString(w, "]}")
-	if s.gz != nil && !c.cfg.DisableGzip {
-		if err := s.gz.Close(); err != nil {
+	if gz, ok := w.(*gzip.Writer); ok {
+		if err := gz.Close(); err != nil {
 			return 0, resp, 0, err
 		}
 	}

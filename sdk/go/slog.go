@@ -61,7 +61,9 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	if event == "" {
 		event = eventFromMessage(r.Message)
 	}
-	attrs := own
+	// Without With attributes or groups, dedupe in place: only then may
+	// buf stay on the stack (through mergeAt it escapes: 2 allocations).
+	var attrs []slog.Attr
 	if len(h.attrs) > 0 || len(h.groups) > 0 {
 		attrs = mergeAt(h.attrs, h.groups, own)
 	} else {
