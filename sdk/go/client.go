@@ -307,8 +307,9 @@ func (c *Client) drop(pending *atomic.Uint64, n uint64) {
 	}
 }
 
-// Flush sends everything queued so far and returns when it has been
-// answered (or given up), or when ctx ends.
+// Flush sends everything queued so far, tells OnError about what was
+// dropped, and returns when it has been answered (or given up), or when
+// ctx ends.
 func (c *Client) Flush(ctx context.Context) error {
 	done := make(chan struct{})
 	select {

@@ -39,6 +39,7 @@ func (c *Client) run(ctx context.Context) {
 			s.sendBatch(ctx)
 		case done := <-c.flushReq:
 			s.sendAll(ctx)
+			c.reportDrops()
 			close(done)
 		case <-c.closing:
 			s.sendAll(ctx)
