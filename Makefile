@@ -17,13 +17,13 @@ BUILD_PKG      := github.com/grafana/alloy/internal/build
 LDFLAGS        := -s -w -X $(BUILD_PKG).Version=$(VERSION) -X $(BUILD_PKG).Revision=$(GIT_REVISION) \
                   -X $(BUILD_PKG).Branch=$(GIT_BRANCH) -X $(BUILD_PKG).BuildUser=alloy-curated \
                   -X $(BUILD_PKG).BuildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-GO_SOURCES     := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tools/*' -not -path './deploy/*' -not -path './sdk/*' -not -path './bin/*' -not -path './e2e/*' 2>/dev/null) go.mod go.sum
+GO_SOURCES     := $(shell find . -name '*.go' -not -name '*_test.go' -not -path './tools/*' -not -path './deploy/*' -not -path './sdk/*' -not -path './dashboards/*' -not -path './bin/*' -not -path './e2e/*' 2>/dev/null) go.mod go.sum
 
 ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki alertmanager up image image-local test test-unit test-sdk test-deploy test-e2e test-faults lint fuzz bench bench-alerts deps clean
+.PHONY: all build run loki alertmanager up image image-local push-images dashboards test test-unit test-sdk test-dashboards test-deploy test-e2e test-faults lint fuzz bench bench-alerts deps clean
 
 all: build
 
@@ -73,8 +73,12 @@ image-local: bin/alloy-custom
 	./scripts/image-context.sh bin/alloy-custom .cache/image
 	buildah --storage-driver vfs bud --isolation chroot -t $(IMAGE) -f .cache/image/Containerfile .cache/image
 
+## push-images: put $(IMAGE) (as alloy-curated/alloy-custom:$(VERSION)) and deploy/images.txt's images into the account's ECR.
+push-images:
+	./scripts/push-images.sh $(IMAGE) $(VERSION)
+
 ## test: every test: vet, unit and fuzz tests, end-to-end tests against real Alloy and Loki, fault tests.
-test: lint test-unit test-deploy test-e2e test-faults
+test: lint test-unit test-dashboards test-deploy test-e2e test-faults
 
 test-unit:
 	go test -count=1 ./component/... ./internal/... ./cmd/...
@@ -84,6 +88,14 @@ test-unit:
 	go test -count=1 -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime 60000x ./internal/pii/
 	go test -count=1 -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime 60000x ./internal/rules/
 	$(MAKE) test-sdk
+
+## dashboards: regenerate configs/grafana/dashboards/*.json from dashboards/ (Grafana Foundation SDK).
+dashboards:
+	cd dashboards && go run . -out ../configs/grafana/dashboards
+
+## test-dashboards: the generated JSON is current and well formed (e2e/dashboards_test.go runs the queries).
+test-dashboards:
+	cd dashboards && go test -count=1 ./...
 
 ## test-sdk: the Go SDK's own module (sdk/go): unit tests with the race detector, and its fuzz target.
 test-sdk:
@@ -132,6 +144,7 @@ lint:
 	go vet ./...
 	cd deploy && go vet ./...
 	cd sdk/go && go vet ./...
+	cd dashboards && go vet ./...
 
 ## deps: regenerate go.mod/go.sum from the pinned Alloy and Loki (never run `go mod tidy`).
 deps:

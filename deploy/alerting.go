@@ -28,12 +28,17 @@ type sharedFiles struct {
 	Rules      map[string]string // file name -> content, configs/loki/rules/*.yaml
 	AMConfig   string            // configs/alertmanager/alertmanager.yml (with ${...} placeholders)
 	AMTemplate map[string]string // file name -> content, configs/alertmanager/templates/*.tmpl
+	// Grafana maps paths below configs/grafana (provisioning files and the
+	// generated dashboards) to their content.
+	Grafana map[string]string
 }
 
 // loadSharedFiles reads the shared files below the repository root.
 func loadSharedFiles(root string) (sharedFiles, error) {
-	f := sharedFiles{Rules: map[string]string{}, AMTemplate: map[string]string{}}
-	glob := func(pattern string, into map[string]string) error {
+	f := sharedFiles{Rules: map[string]string{}, AMTemplate: map[string]string{}, Grafana: map[string]string{}}
+	// glob reads the files of pattern into m, keyed by their path relative
+	// to base (below root).
+	glob := func(pattern, base string, m map[string]string) error {
 		paths, err := filepath.Glob(filepath.Join(root, pattern))
 		if err == nil && len(paths) == 0 {
 			err = fmt.Errorf("no file matches %s", pattern)
@@ -46,15 +51,24 @@ func loadSharedFiles(root string) (sharedFiles, error) {
 			if err != nil {
 				return err
 			}
-			into[filepath.Base(p)] = string(b)
+			rel, err := filepath.Rel(filepath.Join(root, base), p)
+			if err != nil {
+				return err
+			}
+			m[filepath.ToSlash(rel)] = string(b)
 		}
 		return nil
 	}
-	if err := glob("configs/loki/rules/*.yaml", f.Rules); err != nil {
+	if err := glob("configs/loki/rules/*.yaml", "configs/loki/rules", f.Rules); err != nil {
 		return f, fmt.Errorf("reading alert rules: %w", err)
 	}
-	if err := glob("configs/alertmanager/templates/*.tmpl", f.AMTemplate); err != nil {
+	if err := glob("configs/alertmanager/templates/*.tmpl", "configs/alertmanager/templates", f.AMTemplate); err != nil {
 		return f, fmt.Errorf("reading Alertmanager templates: %w", err)
+	}
+	for _, pattern := range []string{"configs/grafana/provisioning/*/*.yaml", "configs/grafana/dashboards/*.json"} {
+		if err := glob(pattern, "configs/grafana", f.Grafana); err != nil {
+			return f, fmt.Errorf("reading Grafana's provisioning: %w", err)
+		}
 	}
 	b, err := os.ReadFile(filepath.Join(root, "configs", "alertmanager", "alertmanager.yml"))
 	if err != nil {
@@ -114,13 +128,17 @@ func (s *services) alertmanagerConfig() string {
 // alertmanager is a single Alertmanager (no cluster) in the private subnets,
 // reached as alertmanager.curated.internal by Loki's ruler and Grafana. It
 // returns the secret the team fills with its messenger's URL or token.
-func (s *services) alertmanager() (awsecs.FargateService, awssecretsmanager.Secret) {
+func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
+	d := &deployed{id: "Alertmanager", name: "alertmanager", minTasks: 1}
+	var logging awsecs.LogDriver
+	logging, d.logGroup = s.logs("alertmanager")
 	td := s.taskDefinition("Alertmanager", 256, 512)
 	target := awssecretsmanager.NewSecret(s.stack, jsii.String("AlertTarget"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("Alert messenger: webhook URL (webhook, Slack, Teams, Discord), Telegram bot token or SMTP password"),
 	})
+	suppress(target, "AwsSolutions-SMG4", "Holds a URL or token issued by the team's messenger, which Secrets Manager cannot rotate")
 	am := td.AddContainer(jsii.String("alertmanager"), &awsecs.ContainerDefinitionOptions{
-		Image: awsecs.ContainerImage_FromRegistry(jsii.String(s.cfg.AlertmanagerImage), nil),
+		Image: s.mirrored(imageAlertmanager),
 		Command: jsii.Strings(
 			"--config.file="+amConfigDir+"/alertmanager.yml",
 			"--storage.path=/alertmanager",
@@ -129,7 +147,7 @@ func (s *services) alertmanager() (awsecs.FargateService, awssecretsmanager.Secr
 			"--cluster.listen-address=",
 		),
 		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(alertmanagerPort), Name: jsii.String("http")}},
-		Logging:      s.logs("alertmanager"),
+		Logging:      logging,
 		HealthCheck: &awsecs.HealthCheck{
 			// The official image is busybox-based: wget is there.
 			Command:     jsii.Strings("CMD-SHELL", fmt.Sprintf("wget -q -O /dev/null http://127.0.0.1:%d/-/ready || exit 1", alertmanagerPort)),
@@ -149,7 +167,8 @@ func (s *services) alertmanager() (awsecs.FargateService, awssecretsmanager.Secr
 		configFile{name: "secrets/telegram_chat_id", content: s.params.alerts.telegramChatID},
 	)
 	s.configFiles(td, am, "alertmanager-config", amConfigDir, files)
-	return s.service("Alertmanager", td, "alertmanager", 1), target
+	d.svc = s.service("Alertmanager", td, "alertmanager", 1)
+	return d, target
 }
 
 // lokiRuleFiles are the rule files as written into Loki's config volume.

@@ -2,10 +2,11 @@
 // production architecture on ECS Fargate; see docs/deploy.md.
 //
 //	cd deploy && npx aws-cdk@2 deploy -c environment=prod \
-//	  --parameters CertificateArn=arn:aws:acm:... --parameters AlloyImage=...
+//	  --parameters CertificateArn=arn:aws:acm:... --parameters AlloyImageTag=... --parameters DomainName=...
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -23,12 +24,13 @@ func main() {
 		os.Exit(2)
 	}
 	props := &awscdk.StackProps{
-		Description: jsii.String("alloy-curated: curated event API (alloy-custom), Loki and Grafana on ECS Fargate"),
+		Description: jsii.String("alloy-curated: curated event API (alloy-custom), Loki, Grafana and Alertmanager on ECS Fargate"),
+		Env:         &awscdk.Environment{Region: jsii.String(cfg.Region)},
 	}
-	// The CLI sets these from its profile; without them the template is
-	// environment-agnostic (two AZs picked at deploy time).
-	if account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION"); account != "" && region != "" {
-		props.Env = &awscdk.Environment{Account: jsii.String(account), Region: jsii.String(region)}
+	// The CLI sets the account from its profile; without it the template
+	// works in any account (two AZs picked at deploy time).
+	if account := os.Getenv("CDK_DEFAULT_ACCOUNT"); account != "" {
+		props.Env.Account = jsii.String(account)
 	}
 	files, err := loadSharedFiles("..")
 	if err != nil {
@@ -36,12 +38,16 @@ func main() {
 		os.Exit(2)
 	}
 	NewCuratedStack(app, "AlloyCurated-"+cfg.Environment, cfg, files, props)
+	checkWithNag(app)
 	app.Synth(nil)
 }
 
 // configFromContext overrides defaultConfig with `-c key=value` context.
 func configFromContext(app awscdk.App) (Config, error) {
-	cfg := defaultConfig()
+	cfg, err := defaultConfig()
+	if err != nil {
+		return cfg, err
+	}
 	str := func(key string, dst *string) {
 		if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok && v != "" {
 			*dst = v
@@ -60,10 +66,9 @@ func configFromContext(app awscdk.App) (Config, error) {
 		return nil
 	}
 	str("environment", &cfg.Environment)
-	str("lokiImage", &cfg.LokiImage)
-	str("grafanaImage", &cfg.GrafanaImage)
-	str("alertmanagerImage", &cfg.AlertmanagerImage)
-	str("initImage", &cfg.InitImage)
+	str("ecrPrefix", &cfg.ECRPrefix)
+	cfg.Region = os.Getenv("CDK_DEFAULT_REGION")
+	str("region", &cfg.Region)
 	for key, dst := range map[string]*int{"natGateways": &cfg.NatGateways, "alloyMinTasks": &cfg.AlloyMin, "alloyMaxTasks": &cfg.AlloyMax} {
 		if err := num(key, dst); err != nil {
 			return cfg, err
@@ -74,6 +79,9 @@ func configFromContext(app awscdk.App) (Config, error) {
 
 func (c Config) validate() error {
 	switch {
+	case c.Region == "":
+		return errors.New("no region: pass -c region=<region> or configure the AWS CLI's region; " +
+			"the certificate, the ECR images and the stack must all be in that region")
 	case c.AlloyMin < 2:
 		return fmt.Errorf("alloyMinTasks must be at least 2, one per availability zone; got %d", c.AlloyMin)
 	case c.AlloyMax < c.AlloyMin:

@@ -6,8 +6,10 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsservicediscovery"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -37,29 +39,32 @@ const (
 // Config is what differs between deployments; see defaultConfig and the
 // context keys read in main.go.
 type Config struct {
-	Environment  string // env label of every entry, prefix of resource names
-	LokiImage    string
-	GrafanaImage string
-	// AlertmanagerImage runs the version that tests and `make up` build
-	// from tools/alertmanager (a test keeps the two equal).
-	AlertmanagerImage string
-	InitImage         string // writes config files into task volumes
-	NatGateways       int    // 2 keeps egress up when one AZ fails
-	AlloyMin          int
-	AlloyMax          int
+	Environment string // env label of every entry, prefix of resource names
+	// Region of the stack, its certificate and its ECR images. The ALB's
+	// access-log bucket policy names the region's log delivery principal.
+	Region string
+	// ECRPrefix is the namespace of the ECR repositories every image is
+	// pulled from: <prefix>/alloy-custom and the mirrors of images.txt.
+	ECRPrefix   string
+	Images      map[string]string // images.txt: name -> upstream image
+	NatGateways int               // 2 keeps egress up when one AZ fails
+	AlloyMin    int
+	AlloyMax    int
 }
 
-func defaultConfig() Config {
-	return Config{
-		Environment:       "prod",
-		LokiImage:         "grafana/loki:3.7.8",
-		GrafanaImage:      "grafana/grafana:12.2.0",
-		AlertmanagerImage: "prom/alertmanager:v0.35.0",
-		InitImage:         "public.ecr.aws/docker/library/busybox:1.37",
-		NatGateways:       2,
-		AlloyMin:          2,
-		AlloyMax:          10,
+func defaultConfig() (Config, error) {
+	images, err := parseImages(imagesFile)
+	if err != nil {
+		return Config{}, err
 	}
+	return Config{
+		Environment: "prod",
+		ECRPrefix:   "alloy-curated",
+		Images:      images,
+		NatGateways: 2,
+		AlloyMin:    2,
+		AlloyMax:    10,
+	}, nil
 }
 
 //go:embed loki.yaml
@@ -71,20 +76,26 @@ var lokiPushURL = fmt.Sprintf("http://%s:%d/loki/api/v1/push", lokiHostName, lok
 // stackParams are the CloudFormation parameters: values known only at
 // deploy time, which change without a new synth.
 type stackParams struct {
-	certificateArn     *string
-	alloyImage         *string
-	collabmakerOrigins *string
-	domainName         *string
-	alerts             alertParams
+	certificateArn      *string
+	alloyImageTag       *string
+	collabmakerOrigins  *string
+	domainName          *string
+	grafanaAllowedCidrs *[]*string
+	eventRateLimit      *float64
+	alarmEmail          *string
+	alerts              alertParams
+	grafana             grafanaParams
 }
 
 // NewCuratedStack synthesizes the seed's architecture: a VPC over two AZs,
-// an internet-facing ALB terminating TLS, and Fargate services for
-// alloy-custom, Loki, Grafana and Alertmanager in private subnets, found
-// through Cloud Map. files are the configs shared with local runs.
+// an internet-facing ALB terminating TLS behind a WAF, and Fargate services
+// for alloy-custom, Loki, Grafana and Alertmanager in private subnets, found
+// through Cloud Map, watched by CloudWatch alarms. files are the configs
+// shared with local runs.
 func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sharedFiles, props *awscdk.StackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, props)
 	params := newParams(stack)
+	logBucket := newLogBucket(stack)
 
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
 		IpAddresses: awsec2.IpAddresses_Cidr(jsii.String("10.0.0.0/16")),
@@ -93,6 +104,22 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
 			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
 			{Name: jsii.String("private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(22)},
+		},
+		// S3 traffic (Loki's chunks, ECR's image layers) stays off the NAT
+		// gateways, which charge per GB.
+		GatewayEndpoints: &map[string]*awsec2.GatewayVpcEndpointOptions{
+			"S3": {Service: awsec2.GatewayVpcEndpointAwsService_S3()},
+		},
+		// Rejected connections only: what a security review asks for, at a
+		// fraction of the volume of all traffic.
+		FlowLogs: &map[string]*awsec2.FlowLogOptions{
+			"Rejected": {
+				TrafficType: awsec2.FlowLogTrafficType_REJECT,
+				Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(awslogs.NewLogGroup(stack, jsii.String("FlowLogs"), &awslogs.LogGroupProps{
+					Retention:     awslogs.RetentionDays_ONE_MONTH,
+					RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+				}), nil),
+			},
 		},
 	})
 	cluster := awsecs.NewCluster(stack, jsii.String("Cluster"), &awsecs.ClusterProps{
@@ -111,6 +138,8 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 		VpcSubnets:              &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PUBLIC},
 		DropInvalidHeaderFields: jsii.Bool(true),
 	})
+	suppress(alb, "AwsSolutions-EC23", "The ALB is the public entry: browsers worldwide send events to 443 (80 only redirects); AWS WAF filters it")
+	alb.LogAccessLogs(logBucket, jsii.String("alb"))
 	alb.AddRedirect(&elb.ApplicationLoadBalancerRedirectConfig{
 		SourcePort: jsii.Number(80), SourceProtocol: elb.ApplicationProtocol_HTTP,
 		TargetPort: jsii.Number(443), TargetProtocol: elb.ApplicationProtocol_HTTPS,
@@ -124,8 +153,12 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 			ContentType: jsii.String("text/plain"), MessageBody: jsii.String("not found"),
 		}),
 	})
+	newWebACL(stack, alb, params)
 
-	s := &services{stack: stack, cfg: cfg, files: files, params: params, vpc: vpc, cluster: cluster, ns: ns, listener: https}
+	s := &services{
+		stack: stack, cfg: cfg, files: files, params: params, vpc: vpc, cluster: cluster, ns: ns,
+		listener: https, logBucket: logBucket, repos: map[string]awsecr.IRepository{},
+	}
 	loki := s.loki()
 	alloy := s.alloy()
 	grafana := s.grafana()
@@ -133,47 +166,76 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	// The only paths between the services: ALB -> alloy and Grafana (added
 	// by the listener targets), alloy -> Loki, Grafana -> Loki, Loki's
 	// ruler -> Alertmanager, Grafana -> Alertmanager.
-	loki.Connections().AllowFrom(alloy, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("alloy-custom pushes to Loki"))
-	loki.Connections().AllowFrom(grafana, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("Grafana queries Loki"))
-	alertmanager.Connections().AllowFrom(loki, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Loki's ruler sends alerts"))
-	alertmanager.Connections().AllowFrom(grafana, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Grafana lists alerts"))
-	awscdk.NewCfnOutput(stack, jsii.String("AlertTargetSecret"), &awscdk.CfnOutputProps{
-		Value: alertTarget.SecretArn(),
-		Description: jsii.String("Put the messenger's webhook URL (Telegram: bot token; email: SMTP password) here, " +
-			"then force a new deployment of the Alertmanager service; AlertReceiver picks the messenger"),
-	})
+	loki.svc.Connections().AllowFrom(alloy.svc, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("alloy-custom pushes to Loki"))
+	loki.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("Grafana queries Loki"))
+	alertmanager.svc.Connections().AllowFrom(loki.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Loki's ruler sends alerts"))
+	alertmanager.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Grafana lists alerts"))
 
-	awscdk.NewCfnOutput(stack, jsii.String("AlbDnsName"), &awscdk.CfnOutputProps{
-		Value:       alb.LoadBalancerDnsName(),
-		Description: jsii.String("Point the API's DNS name (CNAME or alias) here"),
-	})
-	awscdk.NewCfnOutput(stack, jsii.String("EventsPath"), &awscdk.CfnOutputProps{
-		Value: jsii.String("https://<your domain>/v1/events"),
-	})
+	topic := s.alarms(alb, alloy, loki, grafana, alertmanager)
+
+	out := func(id, description string, value *string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
+	}
+	out("EventsUrl", "Where applications send events (docs/api.md)", jsii.String("https://"+*params.domainName+"/v1/events"))
+	out("GrafanaUrl", "Dashboards; sign in as admin with the GrafanaAdminPasswordSecret", jsii.String(s.grafanaURL()+"/"))
+	out("AlbDnsName", "Point DomainName (CNAME or Route 53 alias) here", alb.LoadBalancerDnsName())
+	out("CollabmakerApiKeySecret", "Browser key of Collabmaker (aws secretsmanager get-secret-value --secret-id ...)", alloy.secrets["CollabmakerApiKey"].SecretArn())
+	out("BackendApiKeySecret", "Key of server-side senders", alloy.secrets["BackendApiKey"].SecretArn())
+	out("GrafanaAdminPasswordSecret", "Password of Grafana's admin user", grafana.secrets["GrafanaAdminPassword"].SecretArn())
+	out("GrafanaOAuthSecret", "Put the identity provider's client secret for Grafana here (with GrafanaOAuthClientId set), "+
+		"then force a new deployment of GrafanaServiceName", grafana.secrets["GrafanaOAuthClientSecret"].SecretArn())
+	out("GrafanaOAuthRedirectUrl", "Register this redirect URL at the identity provider", jsii.String(s.grafanaURL()+"/login/generic_oauth"))
+	out("AlertTargetSecret", "Put the messenger's webhook URL (Telegram: bot token; email: SMTP password) here, "+
+		"then force a new deployment of AlertmanagerServiceName; AlertReceiver picks the messenger", alertTarget.SecretArn())
+	out("ClusterName", "ECS cluster of every service", cluster.ClusterName())
+	for _, d := range []*deployed{alloy, loki, grafana, alertmanager} {
+		out(d.id+"ServiceName", "ECS service (aws ecs update-service --force-new-deployment ...)", d.svc.ServiceName())
+		out(d.id+"LogGroup", "CloudWatch log group of the "+d.name+" container", d.logGroup.LogGroupName())
+	}
+	out("AlarmTopicArn", "SNS topic of the CloudWatch alarms (AlarmEmail subscribes an address)", topic.TopicArn())
+	out("LokiBucketName", "Loki's chunks and index (kept when the stack is deleted)", loki.bucket.BucketName())
+	out("LogBucketName", "ALB access logs and S3 server access logs (kept when the stack is deleted)", logBucket.BucketName())
 	return stack
 }
 
 func newParams(stack awscdk.Stack) stackParams {
+	str := func(id string, p *awscdk.CfnParameterProps) *string {
+		p.Type = jsii.String("String")
+		return awscdk.NewCfnParameter(stack, jsii.String(id), p).ValueAsString()
+	}
 	return stackParams{
-		certificateArn: awscdk.NewCfnParameter(stack, jsii.String("CertificateArn"), &awscdk.CfnParameterProps{
-			Type:           jsii.String("String"),
-			Description:    jsii.String("ACM certificate ARN of the API's domain, for the ALB's HTTPS listener"),
+		certificateArn: str("CertificateArn", &awscdk.CfnParameterProps{
+			Description:    jsii.String("ACM certificate ARN of DomainName, in the stack's region, for the ALB's HTTPS listener"),
 			AllowedPattern: jsii.String("arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+"),
-		}).ValueAsString(),
-		alloyImage: awscdk.NewCfnParameter(stack, jsii.String("AlloyImage"), &awscdk.CfnParameterProps{
-			Type:        jsii.String("String"),
-			Description: jsii.String("alloy-custom image, for example 123456789012.dkr.ecr.eu-west-1.amazonaws.com/alloy-curated:v1.19.0-curated.abc123"),
-		}).ValueAsString(),
-		collabmakerOrigins: awscdk.NewCfnParameter(stack, jsii.String("CollabmakerOrigins"), &awscdk.CfnParameterProps{
-			Type:        jsii.String("String"),
+		}),
+		alloyImageTag: str("AlloyImageTag", &awscdk.CfnParameterProps{
+			Description:    jsii.String("Tag of the alloy-custom image in ECR (<ecrPrefix>/alloy-custom), as pushed by scripts/push-images.sh, for example v1.19.0-curated.abc1234"),
+			AllowedPattern: jsii.String(`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`),
+		}),
+		collabmakerOrigins: str("CollabmakerOrigins", &awscdk.CfnParameterProps{
 			Default:     jsii.String("https://collabmaker.example.com"),
 			Description: jsii.String("Comma-separated browser origins allowed to send Collabmaker events"),
-		}).ValueAsString(),
-		domainName: awscdk.NewCfnParameter(stack, jsii.String("DomainName"), &awscdk.CfnParameterProps{
-			Type:           jsii.String("String"),
-			Description:    jsii.String("DNS name that points at the ALB (the certificate's name); alert links open https://<DomainName>/grafana"),
+		}),
+		domainName: str("DomainName", &awscdk.CfnParameterProps{
+			Description:    jsii.String("DNS name that points at the ALB (the certificate's name); the API is https://<DomainName>/v1/events, Grafana https://<DomainName>/grafana"),
 			AllowedPattern: jsii.String(`[a-z0-9]([a-z0-9.-]*[a-z0-9])?`),
-		}).ValueAsString(),
-		alerts: newAlertParams(stack),
+		}),
+		grafanaAllowedCidrs: awscdk.NewCfnParameter(stack, jsii.String("GrafanaAllowedCidrs"), &awscdk.CfnParameterProps{
+			Type:        jsii.String("CommaDelimitedList"),
+			Default:     jsii.String("0.0.0.0/0"),
+			Description: jsii.String("Up to 5 IPv4 CIDRs that may open Grafana (its sign-in page included); others get 404. Default: anywhere"),
+		}).ValueAsList(),
+		eventRateLimit: awscdk.NewCfnParameter(stack, jsii.String("EventRateLimit"), &awscdk.CfnParameterProps{
+			Type:        jsii.String("Number"),
+			Default:     jsii.Number(6000),
+			MinValue:    jsii.Number(100),
+			Description: jsii.String("Requests to /v1/events one client IP may send in 5 minutes before the WAF answers 429 (all tasks together)"),
+		}).ValueAsNumber(),
+		alarmEmail: str("AlarmEmail", &awscdk.CfnParameterProps{
+			Default:     jsii.String(""),
+			Description: jsii.String("Address subscribed to the CloudWatch alarms (confirm the e-mail AWS sends); empty for none"),
+		}),
+		alerts:  newAlertParams(stack),
+		grafana: newGrafanaParams(stack),
 	}
 }

@@ -17,19 +17,26 @@ import (
 
 // Synthesizing starts CDK's Node.js kernel, which takes seconds: do it once.
 var (
-	tmpl   assertions.Template
-	doc    template
-	shared sharedFiles
+	tmpl        assertions.Template
+	annotations assertions.Annotations
+	doc         template
+	shared      sharedFiles
 )
+
+// testRegion is the Seoul region the seed's team deploys in.
+const testRegion = "ap-northeast-2"
 
 type template struct {
 	Resources  map[string]resource       `json:"Resources"`
 	Parameters map[string]map[string]any `json:"Parameters"`
+	Outputs    map[string]map[string]any `json:"Outputs"`
 }
 
 type resource struct {
-	Type       string         `json:"Type"`
-	Properties map[string]any `json:"Properties"`
+	Type           string         `json:"Type"`
+	Properties     map[string]any `json:"Properties"`
+	DeletionPolicy string         `json:"DeletionPolicy"`
+	Condition      string         `json:"Condition"`
 }
 
 func TestMain(m *testing.M) {
@@ -40,8 +47,16 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	shared = files
-	stack := NewCuratedStack(app, "Test", defaultConfig(), files, nil)
+	cfg, err := defaultConfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	cfg.Region = testRegion
+	stack := NewCuratedStack(app, "Test", cfg, files, &awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String(cfg.Region)}})
+	checkWithNag(app)
 	tmpl = assertions.Template_FromStack(stack, nil)
+	annotations = assertions.Annotations_FromStack(stack)
 	raw, err := json.Marshal(tmpl.ToJSON())
 	if err == nil {
 		err = json.Unmarshal(raw, &doc)
@@ -215,22 +230,6 @@ func TestContainersAndEnvironment(t *testing.T) {
 		strings.Contains(string(cfg), "${") || !strings.Contains(string(cfg), "LokiBucket") {
 		t.Errorf("Loki's config must store on S3 in the stack's bucket, with nothing left to expand: %s", cfg)
 	}
-
-	grafana := doc.container(t, "GrafanaTask", "grafana")
-	genv := envOf(grafana)
-	for k, want := range map[string]string{
-		"GF_AUTH_ANONYMOUS_ENABLED":     "false",
-		"GF_USERS_ALLOW_SIGN_UP":        "false",
-		"GF_USERS_AUTO_ASSIGN_ORG_ROLE": "Viewer",
-	} {
-		if genv[k] != want {
-			t.Errorf("grafana %s = %v; want %s", k, genv[k], want)
-		}
-	}
-	ds := envOf(doc.container(t, "GrafanaTask", "grafana-datasources-init"))["CONTENT"]
-	if s, _ := ds.(string); !strings.Contains(s, "type: loki") || !strings.Contains(s, "url: http://loki.curated.internal:3100") {
-		t.Errorf("Grafana's Loki datasource is not provisioned: %v", ds)
-	}
 }
 
 // The stop timeout must outlast the shutdown that configs/fargate.alloy asks
@@ -276,8 +275,8 @@ func TestCloudMapNamespace(t *testing.T) {
 }
 
 // Only ALB -> alloy, ALB -> Grafana, alloy -> Loki, Grafana -> Loki, Loki ->
-// Alertmanager and Grafana -> Alertmanager; the world reaches the ALB's 80
-// and 443 and nothing else.
+// Alertmanager, Grafana -> Alertmanager, Loki and Grafana -> their EFS; the world
+// reaches the ALB's 80 and 443 and nothing else.
 func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 	got := doc.ingressRules(t)
 	want := []string{
@@ -286,7 +285,9 @@ func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 		"AlertmanagerSg:9093<-GrafanaSg",
 		"AlertmanagerSg:9093<-LokiSg",
 		"AlloySg:8080<-AlbSecurityGroup",
+		"GrafanaDataEfsSecurityGroup:2049<-GrafanaSg",
 		"GrafanaSg:3000<-AlbSecurityGroup",
+		"LokiDataEfsSecurityGroup:2049<-LokiSg",
 		"LokiSg:3100<-AlloySg",
 		"LokiSg:3100<-GrafanaSg",
 	}
@@ -295,67 +296,94 @@ func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 	}
 }
 
-// Loki's task role may touch its bucket and nothing else.
+// Loki's task role may do what Loki's S3 client does on its bucket, mount
+// its EFS, and nothing else; Grafana's may mount its EFS; the others get
+// nothing.
 func TestLokiTaskRoleIsScopedToItsBucket(t *testing.T) {
-	found := false
+	var got []string
 	for id, r := range doc.ofType("AWS::IAM::Policy") {
 		roles, _ := json.Marshal(r.Properties["Roles"])
+		for _, other := range []string{"AlloyTaskTaskRole", "AlertmanagerTaskTaskRole"} {
+			if strings.Contains(string(roles), other) {
+				t.Errorf("%s grants %s permissions it does not need", id, other)
+			}
+		}
+		if strings.Contains(string(roles), "GrafanaTaskTaskRole") {
+			stmts, _ := json.Marshal(r.Properties["PolicyDocument"])
+			if !regexp.MustCompile(`^\{"Statement":\[\{"Action":\["elasticfilesystem:ClientMount","elasticfilesystem:ClientWrite"\],"Effect":"Allow","Resource":\{"Fn::GetAtt":\["GrafanaData[0-9A-F]{8}","Arn"\]\}\}\],"Version":"2012-10-17"\}$`).Match(stmts) {
+				t.Errorf("Grafana's task role: %s; want mounting its EFS only", stmts)
+			}
+		}
 		if !strings.Contains(string(roles), "LokiTaskTaskRole") {
 			continue
 		}
-		found = true
-		stmts := r.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any)
-		for _, s := range stmts {
-			res, _ := json.Marshal(s.(map[string]any)["Resource"])
-			for _, part := range regexp.MustCompile(`"Fn::GetAtt":\["([^"]+)","Arn"\]`).FindAllStringSubmatch(string(res), -1) {
-				if !strings.HasPrefix(part[1], "LokiBucket") {
-					t.Errorf("%s: statement on %s", id, part[1])
-				}
+		for _, s := range r.Properties["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			s := s.(map[string]any)
+			if s["Effect"] != "Allow" {
+				continue
 			}
-			if strings.Contains(string(res), `"*"`) || !strings.Contains(string(res), "LokiBucket") {
-				t.Errorf("%s: statement resources %s; want only the Loki bucket", id, res)
+			res, _ := json.Marshal(s["Resource"])
+			target := regexp.MustCompile(`"Fn::GetAtt":\["([A-Za-z]+?)[0-9A-F]{8}","Arn"\]`).FindAllStringSubmatch(string(res), -1)
+			if len(target) != 1 || strings.Contains(string(res), `"*"`) {
+				t.Errorf("%s: statement on %s; want one resource of the stack", id, res)
+				continue
 			}
+			what := target[0][1]
+			if strings.Contains(string(res), "/*") {
+				what += "/*"
+			}
+			got = append(got, fmt.Sprintf("%s %s", what, strings.Join(toStrings(asList(s["Action"])), ",")))
 		}
 	}
-	if !found {
-		t.Fatal("no policy on Loki's task role")
+	sort.Strings(got)
+	want := []string{
+		"LokiBucket s3:ListBucket",
+		"LokiBucket/* s3:GetObject,s3:PutObject,s3:DeleteObject",
+		"LokiData elasticfilesystem:ClientMount,elasticfilesystem:ClientWrite",
 	}
-	for id, r := range doc.ofType("AWS::IAM::Policy") {
-		roles, _ := json.Marshal(r.Properties["Roles"])
-		if strings.Contains(string(roles), "AlloyTaskTaskRole") || strings.Contains(string(roles), "GrafanaTaskTaskRole") {
-			t.Errorf("%s grants the alloy or Grafana task role permissions it does not need", id)
-		}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Loki task role:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+// Every log group keeps 30 days.
 func TestLogGroups(t *testing.T) {
 	groups := doc.ofType("AWS::Logs::LogGroup")
-	var names []string
-	for _, r := range groups {
-		if r.Properties["RetentionInDays"] != float64(30) {
-			t.Errorf("log group %v keeps logs %v days; want 30", r.Properties["LogGroupName"], r.Properties["RetentionInDays"])
-		}
-		names = append(names, r.Properties["LogGroupName"].(string))
+	// alloy, loki, grafana, alertmanager, three init containers, flow logs
+	if len(groups) != 8 {
+		t.Errorf("%d log groups; want 8", len(groups))
 	}
-	sort.Strings(names)
-	want := "/alloy-curated/prod/alertmanager /alloy-curated/prod/alertmanager-config-init /alloy-curated/prod/alloy /alloy-curated/prod/grafana /alloy-curated/prod/grafana-datasources-init /alloy-curated/prod/loki /alloy-curated/prod/loki-config-init"
-	if strings.Join(names, " ") != want {
-		t.Errorf("log groups %v; want %s", names, want)
+	for id, r := range groups {
+		if r.Properties["RetentionInDays"] != float64(30) {
+			t.Errorf("log group %s keeps logs %v days; want 30", id, r.Properties["RetentionInDays"])
+		}
 	}
 }
 
 func TestConfigValidation(t *testing.T) {
-	cfg := defaultConfig()
+	def, err := defaultConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def.Region = testRegion
+	cfg := def
 	cfg.AlloyMin = 1
 	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "alloyMinTasks") {
 		t.Errorf("one alloy task must be refused: %v", err)
 	}
-	cfg = defaultConfig()
+	cfg = def
 	cfg.AlloyMax = 1
 	if err := cfg.validate(); err == nil || !strings.Contains(err.Error(), "alloyMaxTasks") {
 		t.Errorf("max below min must be refused: %v", err)
 	}
-	if err := defaultConfig().validate(); err != nil {
+	if err := def.validate(); err != nil {
 		t.Error(err)
 	}
 }
@@ -419,6 +447,18 @@ func (d template) container(t *testing.T, taskPrefix, name string) map[string]an
 	}
 	t.Fatalf("no container %s in %s", name, taskPrefix)
 	return nil
+}
+
+// checkEnv compares a container's environment (tokens rendered by joined)
+// with want.
+func checkEnv(t *testing.T, container string, c map[string]any, want map[string]string) {
+	t.Helper()
+	env := envOf(c)
+	for k, w := range want {
+		if got := joined(env[k]); got != w {
+			t.Errorf("%s: %s = %s; want %s", container, k, got, w)
+		}
+	}
 }
 
 func envOf(c map[string]any) map[string]any {

@@ -135,6 +135,7 @@ func (p *process) waitReady(t testing.TB, url string, timeout time.Duration) {
 type lokiServer struct {
 	url  string
 	env  []string
+	args []string // after the config file's
 	proc *process
 }
 
@@ -177,7 +178,17 @@ func newLokiWithRules(t testing.TB, amURL string) *lokiServer {
 // grafanaURL is the Grafana the ruler's alert links point at.
 const grafanaURL = "http://grafana.test:3000"
 
+// newLokiWithArgs is a single-tenant Loki with command-line flags that
+// override configs/loki/loki-local.yaml.
+func newLokiWithArgs(t testing.TB, args ...string) *lokiServer {
+	return newLokiWithEnvArgs(t, nil, args)
+}
+
 func newLokiWith(t testing.TB, env ...string) *lokiServer {
+	return newLokiWithEnvArgs(t, env, nil)
+}
+
+func newLokiWithEnvArgs(t testing.TB, env, args []string) *lokiServer {
 	t.Helper()
 	httpPort, grpcPort := testutil.FreePort(t), testutil.FreePort(t)
 	l := &lokiServer{
@@ -188,6 +199,7 @@ func newLokiWith(t testing.TB, env ...string) *lokiServer {
 			"LOKI_DATA=" + t.TempDir(),
 			"LOKI_AUTH_ENABLED=false",
 		}, env...), // later entries win in exec's environment
+		args: args,
 	}
 	l.start(t)
 	return l
@@ -195,8 +207,8 @@ func newLokiWith(t testing.TB, env ...string) *lokiServer {
 
 func (l *lokiServer) start(t testing.TB) {
 	t.Helper()
-	l.proc = start(t, "loki", l.env, lokiBin,
-		"-config.file="+filepath.Join(repoRoot, "configs", "loki", "loki-local.yaml"), "-config.expand-env=true")
+	l.proc = start(t, "loki", l.env, lokiBin, append([]string{
+		"-config.file=" + filepath.Join(repoRoot, "configs", "loki", "loki-local.yaml"), "-config.expand-env=true"}, l.args...)...)
 	l.proc.waitReady(t, l.url+"/ready", 90*time.Second)
 }
 

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// eventsPaths are the event API's paths on the ALB (docs/api.md).
+var eventsPaths = []string{"/v1/events", "/v1/events/*"}
+
+// WAF rule names; tests and the docs refer to them.
+const (
+	wafEventRate      = "EventApiRateLimit"
+	wafLoginRate      = "GrafanaLoginRateLimit"
+	wafCommonRules    = "AWSManagedRulesCommonRuleSet"
+	wafRetryAfterSecs = "60"
+	// The body the WAF answers rate-limited requests with: the API's own
+	// error shape and code (docs/api.md), so SDKs treat it like the
+	// component's 429.
+	wafRateLimitedBody = `{"accepted":0,"rejected":0,"errors":[{"code":"rate_limited","reason":"too many requests from this address; retry after ` + wafRetryAfterSecs + ` s"}]}`
+)
+
+// newLogBucket holds the ALB's access logs and the Loki bucket's server
+// access logs: encrypted with S3-managed keys (the only kind ALB log
+// delivery accepts), private, kept 90 days.
+func newLogBucket(stack awscdk.Stack) awss3.Bucket {
+	b := awss3.NewBucket(stack, jsii.String("LogBucket"), &awss3.BucketProps{
+		BlockPublicAccess: awss3.BlockPublicAccess_BLOCK_ALL(),
+		Encryption:        awss3.BucketEncryption_S3_MANAGED,
+		EnforceSSL:        jsii.Bool(true),
+		ObjectOwnership:   awss3.ObjectOwnership_BUCKET_OWNER_PREFERRED,
+		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		LifecycleRules: &[]*awss3.LifecycleRule{{
+			Id:         jsii.String("expire-logs"),
+			Expiration: awscdk.Duration_Days(jsii.Number(90)),
+		}},
+	})
+	suppress(b, "AwsSolutions-S1", "This is the access log bucket; logging its own accesses into itself would loop")
+	return b
+}
+
+// newWebACL puts AWS WAF in front of the ALB:
+//   - a per-IP rate limit on the event API, across all tasks (the
+//     component's own per-IP limits are per task), answered like the API's
+//     own 429;
+//   - a per-IP rate limit on Grafana's sign-in (password guessing);
+//   - AWS's common rule set on everything but the event API. Event bodies
+//     are validated by the component itself; the managed rules' body checks
+//     (8 KB size limit, XSS and LFI patterns) would block legitimate
+//     batches, stack traces and URLs. SizeRestrictions_BODY only counts, so
+//     saving a large dashboard works.
+func newWebACL(stack awscdk.Stack, alb elb.ApplicationLoadBalancer, params stackParams) awswafv2.CfnWebACL {
+	visibility := func(name string) *awswafv2.CfnWebACL_VisibilityConfigProperty {
+		return &awswafv2.CfnWebACL_VisibilityConfigProperty{
+			MetricName:               jsii.String(name),
+			CloudWatchMetricsEnabled: jsii.Bool(true),
+			SampledRequestsEnabled:   jsii.Bool(true),
+		}
+	}
+	path := func(constraint, value string) *awswafv2.CfnWebACL_StatementProperty {
+		return &awswafv2.CfnWebACL_StatementProperty{ByteMatchStatement: &awswafv2.CfnWebACL_ByteMatchStatementProperty{
+			FieldToMatch:         &awswafv2.CfnWebACL_FieldToMatchProperty{UriPath: map[string]any{}},
+			PositionalConstraint: jsii.String(constraint),
+			SearchString:         jsii.String(value),
+			TextTransformations: &[]*awswafv2.CfnWebACL_TextTransformationProperty{
+				{Priority: jsii.Number(0), Type: jsii.String("NONE")},
+			},
+		}}
+	}
+	tooMany := &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{
+		CustomResponse: &awswafv2.CfnWebACL_CustomResponseProperty{
+			ResponseCode:          jsii.Number(429),
+			CustomResponseBodyKey: jsii.String("rate-limited"),
+			ResponseHeaders: &[]*awswafv2.CfnWebACL_CustomHTTPHeaderProperty{
+				{Name: jsii.String("Retry-After"), Value: jsii.String(wafRetryAfterSecs)},
+			},
+		},
+	}}
+	rateLimit := func(priority float64, name string, limit *float64, scope *awswafv2.CfnWebACL_StatementProperty) *awswafv2.CfnWebACL_RuleProperty {
+		return &awswafv2.CfnWebACL_RuleProperty{
+			Name:     jsii.String(name),
+			Priority: jsii.Number(priority),
+			Action:   tooMany,
+			Statement: &awswafv2.CfnWebACL_StatementProperty{RateBasedStatement: &awswafv2.CfnWebACL_RateBasedStatementProperty{
+				Limit:               limit,
+				AggregateKeyType:    jsii.String("IP"),
+				EvaluationWindowSec: jsii.Number(300),
+				ScopeDownStatement:  scope,
+			}},
+			VisibilityConfig: visibility(name),
+		}
+	}
+
+	acl := awswafv2.NewCfnWebACL(stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
+		Scope:            jsii.String("REGIONAL"),
+		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: map[string]any{}},
+		VisibilityConfig: visibility("alloy-curated"),
+		CustomResponseBodies: map[string]*awswafv2.CfnWebACL_CustomResponseBodyProperty{
+			"rate-limited": {ContentType: jsii.String("APPLICATION_JSON"), Content: jsii.String(wafRateLimitedBody)},
+		},
+		Rules: &[]*awswafv2.CfnWebACL_RuleProperty{
+			rateLimit(0, wafEventRate, params.eventRateLimit, path("STARTS_WITH", "/v1/events")),
+			rateLimit(1, wafLoginRate, jsii.Number(100), path("EXACTLY", grafanaPath+"/login")),
+			{
+				Name:           jsii.String(wafCommonRules),
+				Priority:       jsii.Number(2),
+				OverrideAction: &awswafv2.CfnWebACL_OverrideActionProperty{None: map[string]any{}},
+				Statement: &awswafv2.CfnWebACL_StatementProperty{ManagedRuleGroupStatement: &awswafv2.CfnWebACL_ManagedRuleGroupStatementProperty{
+					VendorName: jsii.String("AWS"),
+					Name:       jsii.String(wafCommonRules),
+					RuleActionOverrides: &[]*awswafv2.CfnWebACL_RuleActionOverrideProperty{{
+						Name:        jsii.String("SizeRestrictions_BODY"),
+						ActionToUse: &awswafv2.CfnWebACL_RuleActionProperty{Count: map[string]any{}},
+					}},
+					ScopeDownStatement: &awswafv2.CfnWebACL_StatementProperty{NotStatement: &awswafv2.CfnWebACL_NotStatementProperty{
+						Statement: path("STARTS_WITH", "/v1/events"),
+					}},
+				}},
+				VisibilityConfig: visibility(wafCommonRules),
+			},
+		},
+	})
+	awswafv2.NewCfnWebACLAssociation(stack, jsii.String("WebAclAlb"), &awswafv2.CfnWebACLAssociationProps{
+		ResourceArn: alb.LoadBalancerArn(),
+		WebAclArn:   acl.AttrArn(),
+	})
+	return acl
+}

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/jsii-runtime-go"
+)
+
+const (
+	// grafanaConfigDir holds configs/grafana in the Grafana task, as
+	// compose.yaml mounts it: provisioning/ and the dashboards.
+	grafanaConfigDir = "/etc/grafana/curated"
+	// grafanaUID and grafanaGID are the Grafana image's user (grafana) and
+	// group (root).
+	grafanaUID, grafanaGID = "472", "0"
+)
+
+// grafanaParams sign teammates in with the team's identity provider
+// (generic OAuth 2.0 / OpenID Connect: Google Workspace, GitHub, Entra ID,
+// Okta, ...). With GrafanaOAuthClientId empty, only Grafana's own accounts
+// sign in (the admin, and users the admin invites).
+type grafanaParams struct {
+	clientID, authURL, tokenURL, apiURL, allowedDomains, admins *string
+	enabled                                                     awscdk.CfnCondition
+}
+
+func newGrafanaParams(stack awscdk.Stack) grafanaParams {
+	param := func(id, description string) *string {
+		return awscdk.NewCfnParameter(stack, jsii.String(id), &awscdk.CfnParameterProps{
+			Type: jsii.String("String"), Default: jsii.String(""), Description: jsii.String(description),
+		}).ValueAsString()
+	}
+	p := grafanaParams{
+		clientID: param("GrafanaOAuthClientId", "OAuth client ID of Grafana at the team's identity provider; empty turns single sign-on off. "+
+			"Its client secret goes into GrafanaOAuthClientSecret"),
+		authURL:        param("GrafanaOAuthAuthUrl", "Authorization endpoint, e.g. https://accounts.google.com/o/oauth2/v2/auth"),
+		tokenURL:       param("GrafanaOAuthTokenUrl", "Token endpoint, e.g. https://oauth2.googleapis.com/token"),
+		apiURL:         param("GrafanaOAuthApiUrl", "User info endpoint, e.g. https://openidconnect.googleapis.com/v1/userinfo"),
+		allowedDomains: param("GrafanaOAuthAllowedDomains", "Space-separated e-mail domains that may sign in, e.g. example.com; empty: anyone the provider lets through"),
+		admins:         param("GrafanaAdmins", "Comma-separated e-mail addresses that sign in as Grafana admins; everyone else is a Viewer"),
+	}
+	p.enabled = awscdk.NewCfnCondition(stack, jsii.String("GrafanaOAuthEnabled"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.clientID, jsii.String(""))),
+	})
+	return p
+}
+
+// roleAttributePath is the JMESPath that makes GrafanaAdmins admins and
+// everyone else a Viewer.
+func (p grafanaParams) roleAttributePath() *string {
+	return awscdk.Fn_Join(jsii.String(""), &[]*string{
+		jsii.String("contains(['"),
+		awscdk.Fn_Join(jsii.String("','"), awscdk.Fn_Split(jsii.String(","), p.admins, nil)),
+		jsii.String("'], email) && 'Admin' || 'Viewer'"),
+	})
+}
+
+// grafana serves the provisioned dashboards under /grafana on the ALB, to
+// the allowed source addresses only. Anonymous access is off; teammates sign
+// in with the identity provider (or an invitation) and are Viewers. Users,
+// sessions and preferences live in SQLite on EFS, so they survive a
+// replaced task; one task at a time writes it.
+func (s *services) grafana() *deployed {
+	d := &deployed{id: "Grafana", name: "grafana", minTasks: 1, secrets: map[string]awssecretsmanager.Secret{
+		"GrafanaAdminPassword": s.generatedSecret("GrafanaAdminPassword", "password of Grafana's admin user"),
+		"GrafanaOAuthClientSecret": s.generatedSecret("GrafanaOAuthClientSecret",
+			"client secret of Grafana at the identity provider (replace the generated value)"),
+	}}
+	td := s.taskDefinition("Grafana", 512, 1024)
+	state := s.stateVolume(td, "GrafanaData", "grafana-data", "/grafana", grafanaUID, grafanaGID)
+	oauth := s.params.grafana
+	ifOAuth := func(v string) *string {
+		return awscdk.Token_AsString(awscdk.Fn_ConditionIf(oauth.enabled.LogicalId(), jsii.String(v), jsii.String("false")), nil)
+	}
+	var logging awsecs.LogDriver
+	logging, d.logGroup = s.logs("grafana")
+	grafana := td.AddContainer(jsii.String("grafana"), &awsecs.ContainerDefinitionOptions{
+		Image:        s.mirrored(imageGrafana),
+		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(grafanaPort), Name: jsii.String("http")}},
+		Environment: &map[string]*string{
+			// Links in invitations, alerts and sign-in redirects use the
+			// stack's domain.
+			"GF_SERVER_ROOT_URL":             jsii.String(s.grafanaURL() + "/"),
+			"GF_SERVER_SERVE_FROM_SUB_PATH":  jsii.String("true"),
+			"GF_AUTH_ANONYMOUS_ENABLED":      jsii.String("false"),
+			"GF_USERS_ALLOW_SIGN_UP":         jsii.String("false"),
+			"GF_USERS_AUTO_ASSIGN_ORG":       jsii.String("true"),
+			"GF_USERS_AUTO_ASSIGN_ORG_ROLE":  jsii.String("Viewer"),
+			"GF_USERS_VIEWERS_CAN_EDIT":      jsii.String("false"),
+			"GF_SECURITY_ADMIN_USER":         jsii.String("admin"),
+			"GF_SECURITY_COOKIE_SECURE":      jsii.String("true"),
+			"GF_ANALYTICS_REPORTING_ENABLED": jsii.String("false"),
+			// /metrics needs no sign-in; behind the ALB it would be public.
+			"GF_METRICS_ENABLED": jsii.String("false"),
+			// configs/grafana, written by the init container below; the
+			// provisioning files read LOKI_URL and ALERTMANAGER_URL.
+			"GF_PATHS_PROVISIONING": jsii.String(grafanaConfigDir + "/provisioning"),
+			"LOKI_URL":              jsii.String(fmt.Sprintf("http://%s:%d", lokiHostName, lokiPort)),
+			"ALERTMANAGER_URL":      jsii.String(fmt.Sprintf("http://%s:%d", alertmanagerHostName, alertmanagerPort)),
+			// Single sign-on: everyone from the allowed domains gets an
+			// account on first sign-in, as Viewer unless listed in GrafanaAdmins.
+			"GF_AUTH_GENERIC_OAUTH_ENABLED":                    ifOAuth("true"),
+			"GF_AUTH_GENERIC_OAUTH_ALLOW_SIGN_UP":              ifOAuth("true"),
+			"GF_AUTH_GENERIC_OAUTH_NAME":                       jsii.String("your team's account"),
+			"GF_AUTH_GENERIC_OAUTH_CLIENT_ID":                  oauth.clientID,
+			"GF_AUTH_GENERIC_OAUTH_SCOPES":                     jsii.String("openid email profile"),
+			"GF_AUTH_GENERIC_OAUTH_AUTH_URL":                   oauth.authURL,
+			"GF_AUTH_GENERIC_OAUTH_TOKEN_URL":                  oauth.tokenURL,
+			"GF_AUTH_GENERIC_OAUTH_API_URL":                    oauth.apiURL,
+			"GF_AUTH_GENERIC_OAUTH_ALLOWED_DOMAINS":            oauth.allowedDomains,
+			"GF_AUTH_GENERIC_OAUTH_USE_PKCE":                   jsii.String("true"),
+			"GF_AUTH_GENERIC_OAUTH_ROLE_ATTRIBUTE_PATH":        oauth.roleAttributePath(),
+			"GF_AUTH_GENERIC_OAUTH_ALLOW_ASSIGN_GRAFANA_ADMIN": jsii.String("false"),
+		},
+		Secrets: &map[string]awsecs.Secret{
+			"GF_SECURITY_ADMIN_PASSWORD":          awsecs.Secret_FromSecretsManager(d.secrets["GrafanaAdminPassword"], nil),
+			"GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": awsecs.Secret_FromSecretsManager(d.secrets["GrafanaOAuthClientSecret"], nil),
+		},
+		Logging: logging,
+	})
+	grafana.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/var/lib/grafana"), SourceVolume: jsii.String("grafana-data"), ReadOnly: jsii.Bool(false)})
+	var files []configFile
+	for _, name := range slices.Sorted(maps.Keys(s.files.Grafana)) {
+		// The dashboards are too large for plain environment variables (a
+		// task definition holds at most 64 KiB); gzipped, Grafana's
+		// ${__value.raw} in the datasources does not look like a
+		// CloudFormation substitution either.
+		files = append(files, configFile{name: name, content: jsii.String(s.files.Grafana[name]), gzip: true})
+	}
+	s.configFiles(td, grafana, "grafana-config", grafanaConfigDir, files)
+	d.svc = s.service("Grafana", td, "grafana", 1)
+	state.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Grafana mounts its database"))
+	d.targetGroup = s.listener.AddTargets(jsii.String("Grafana"), &elb.AddApplicationTargetsProps{
+		Priority: jsii.Number(20),
+		Conditions: &[]elb.ListenerCondition{
+			elb.ListenerCondition_PathPatterns(jsii.Strings(grafanaPath, grafanaPath+"/*")),
+			elb.ListenerCondition_SourceIps(s.params.grafanaAllowedCidrs),
+		},
+		Port:     jsii.Number(grafanaPort),
+		Protocol: elb.ApplicationProtocol_HTTP,
+		Targets: &[]elb.IApplicationLoadBalancerTarget{d.svc.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
+			ContainerName: jsii.String("grafana"), ContainerPort: jsii.Number(grafanaPort),
+		})},
+		HealthCheck:         &elb.HealthCheck{Path: jsii.String(grafanaPath + "/api/health")},
+		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(albDeregistrationDelay)),
+	})
+	return d
+}

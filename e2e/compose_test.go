@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// TestComposeFileIsPinnedAndComplete checks compose.yaml, which runs where
+// Docker does (not here): every mounted file exists, Loki and Grafana are
+// the versions the deployment pins (deploy/images.txt), alloy-custom is this
+// repository's image, and Grafana gets the provisioning the deployment uses.
+func TestComposeFileIsPinnedAndComplete(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot, "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image       string            `yaml:"image"`
+			Build       string            `yaml:"build"`
+			Volumes     []string          `yaml:"volumes"`
+			Environment map[string]string `yaml:"environment"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	pinned := map[string]string{}
+	images, err := os.ReadFile(filepath.Join(repoRoot, "deploy", "images.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(images), "\n") {
+		if f := strings.Fields(line); len(f) == 2 && !strings.HasPrefix(f[0], "#") {
+			pinned[f[0]] = f[1]
+		}
+	}
+	for name, want := range map[string]string{"loki": pinned["loki"], "grafana": pinned["grafana"]} {
+		if got := compose.Services[name].Image; got == "" || got != want {
+			t.Errorf("compose.yaml runs %s %q; the deployment runs %q", name, got, want)
+		}
+	}
+	if compose.Services["alloy"].Build != "." {
+		t.Errorf("compose.yaml's alloy is %+v; want this repository's Dockerfile (build: .)", compose.Services["alloy"])
+	}
+	mounted := map[string]bool{}
+	for name, svc := range compose.Services {
+		for _, v := range svc.Volumes {
+			host, container, _ := strings.Cut(v, ":")
+			container, _, _ = strings.Cut(container, ":")
+			if _, err := os.Stat(filepath.Join(repoRoot, host)); err != nil {
+				t.Errorf("%s mounts %s, which does not exist: %v", name, host, err)
+			}
+			mounted[container] = true
+		}
+	}
+	if !mounted["/etc/grafana/curated"] {
+		t.Error("compose.yaml does not mount configs/grafana at /etc/grafana/curated, where the provisioning expects it")
+	}
+	env := compose.Services["grafana"].Environment
+	if env["LOKI_URL"] != "http://loki:3100" || env["GF_PATHS_PROVISIONING"] != "/etc/grafana/curated/provisioning" {
+		t.Errorf("Grafana's environment %v; the provisioning needs LOKI_URL and GF_PATHS_PROVISIONING", env)
+	}
+}
