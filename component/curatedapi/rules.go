@@ -18,7 +18,6 @@ const (
 	DefaultLabelValueLength  = 64
 	DefaultMaxDistinctValues = 100
 	DefaultTruncateMarker    = "…[truncated]"
-	DefaultRedactKeyAction   = rules.KeyActionMask
 )
 
 // SchemaArguments is the schema block.
@@ -70,12 +69,11 @@ type RedactArguments struct {
 	HashSecret alloytypes.Secret `alloy:"hash_secret,attr,optional"`
 }
 
-// SetToDefault implements syntax.Defaulter.
+// SetToDefault implements syntax.Defaulter: the core's default redaction
+// (rules.DefaultRedact, which the leak fuzz tests cover).
 func (r *RedactArguments) SetToDefault() {
-	*r = RedactArguments{SecretKeys: true, KeyAction: DefaultRedactKeyAction}
-	for _, k := range pii.Kinds() {
-		r.Builtins = append(r.Builtins, k.String())
-	}
+	d := rules.DefaultRedact()
+	*r = RedactArguments{Builtins: d.Builtins.Names(), SecretKeys: d.BuiltinKeys, KeyAction: d.KeyAction}
 }
 
 // TruncateArguments is the truncate block.
@@ -111,20 +109,12 @@ func (a *Arguments) rulesConfig() (rules.Config, error) {
 			Patterns:    a.Redact.Patterns,
 		},
 	}
-	byName := map[string]pii.Kind{}
-	for _, k := range pii.Kinds() {
-		byName[k.String()] = k
-	}
 	for _, name := range a.Redact.Builtins {
-		k, ok := byName[name]
+		k, ok := pii.ParseKind(name)
 		if !ok {
-			names := make([]string, 0, len(byName))
-			for _, k := range pii.Kinds() {
-				names = append(names, k.String())
-			}
-			return cfg, fmt.Errorf("redact: unknown builtin %q; use %s", name, strings.Join(names, ", "))
+			return cfg, fmt.Errorf("redact: unknown builtin %q; use %s", name, strings.Join(pii.Names(), ", "))
 		}
-		cfg.Redact.Builtins |= 1 << k
+		cfg.Redact.Builtins = cfg.Redact.Builtins.With(k)
 	}
 	if a.Schema != nil {
 		s := &rules.SchemaConfig{AllowedEvents: a.Schema.AllowedEvents, MaxAttributes: a.Schema.MaxAttributes,

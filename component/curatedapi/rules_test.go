@@ -2,13 +2,16 @@ package curatedapi
 
 import (
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/grafana/alloy/syntax"
 
+	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/pii"
 	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/rules"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
@@ -89,6 +92,39 @@ func TestDefaultRulesRedact(t *testing.T) {
 	}
 	if len(args.Redact.Builtins) != len(pii.Kinds()) || !args.Redact.SecretKeys || args.LineFormat != "json" || args.TimestampPolicy != "accept" {
 		t.Errorf("defaults = %+v", args)
+	}
+	// The defaults are the core's (which the leak fuzz tests cover) and, as
+	// the component compiles them, redact personal data and secrets.
+	cfg, err := args.rulesConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := rules.DefaultRedact(); !reflect.DeepEqual(cfg.Redact, d) {
+		t.Errorf("default redaction %+v; the core's default is %+v", cfg.Redact, d)
+	}
+	p, err := rules.Compile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := event.Event{
+		Name:    "form.submit",
+		Message: "contact jane.doe@example.com",
+		Attributes: []event.Attribute{
+			{Key: "card", Value: "4111 1111 1111 1111"},
+			{Key: "password", Value: "hunter22"},
+		},
+	}
+	res := p.Apply(&ev, false)
+	if strings.Contains(ev.Message, "jane.doe") || !strings.Contains(ev.Message, "[REDACTED:email]") {
+		t.Errorf("message after the default rules: %q", ev.Message)
+	}
+	for _, a := range ev.Attributes {
+		if v, _ := a.Value.(string); strings.Contains(v, "4111") || strings.Contains(v, "hunter22") {
+			t.Errorf("attribute %s after the default rules: %v", a.Key, a.Value)
+		}
+	}
+	if len(res.Redactions) < 3 {
+		t.Errorf("redactions %v; want the email, the card and the password", res.Redactions)
 	}
 }
 

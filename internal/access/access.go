@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/grafana/alloy/curated/internal/admission"
+	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/glob"
 )
 
@@ -109,20 +110,12 @@ func (p *Policy) Clients() []*Client { return p.clients }
 // Denial is why a request was refused.
 type Denial struct {
 	Status int
-	Field  string // the header or parameter at fault
-	Code   string // stable code, also the metrics outcome
+	Field  string     // the header or parameter at fault
+	Code   event.Code // stable code, also the metrics outcome
 	Reason string
 }
 
 func (d *Denial) Error() string { return d.Reason }
-
-// Denial codes.
-const (
-	CodeUnauthorized    = "unauthorized"
-	CodeForbiddenOrigin = "forbidden_origin"
-	CodeForbiddenEvent  = "forbidden_event"
-	CodeForbiddenField  = "forbidden"
-)
 
 var errNoKey = errors.New("no key")
 
@@ -134,7 +127,7 @@ func (p *Policy) Authenticate(r *http.Request) (*Client, *Denial) {
 	}
 	key, fromQuery, err := requestKey(r)
 	if err != nil {
-		return nil, &Denial{Status: http.StatusUnauthorized, Field: HeaderAPIKey, Code: CodeUnauthorized,
+		return nil, &Denial{Status: http.StatusUnauthorized, Field: HeaderAPIKey, Code: event.CodeUnauthorized,
 			Reason: "an API key is required: send it in the X-API-Key header, as Authorization: Bearer, or (browser keys) as the api_key query parameter"}
 	}
 	h := sha256.Sum256([]byte(key))
@@ -146,10 +139,10 @@ func (p *Policy) Authenticate(r *http.Request) (*Client, *Denial) {
 	}
 	switch {
 	case found == nil:
-		return nil, &Denial{Status: http.StatusUnauthorized, Field: HeaderAPIKey, Code: CodeUnauthorized, Reason: "unknown API key"}
+		return nil, &Denial{Status: http.StatusUnauthorized, Field: HeaderAPIKey, Code: event.CodeUnauthorized, Reason: "unknown API key"}
 	case fromQuery && !found.Browser:
 		// A server key in a URL ends up in proxy and browser logs: refuse it.
-		return nil, &Denial{Status: http.StatusUnauthorized, Field: QueryAPIKey, Code: CodeUnauthorized,
+		return nil, &Denial{Status: http.StatusUnauthorized, Field: QueryAPIKey, Code: event.CodeUnauthorized,
 			Reason: "this key is not a browser key; send it in the X-API-Key or Authorization header, never in the URL"}
 	}
 	return found, nil
@@ -181,13 +174,13 @@ func (c *Client) CheckOrigin(origin string) *Denial {
 	}
 	if origin == "" {
 		if c.Browser {
-			return &Denial{Status: http.StatusForbidden, Field: "Origin", Code: CodeForbiddenOrigin,
+			return &Denial{Status: http.StatusForbidden, Field: "Origin", Code: event.CodeForbiddenOrigin,
 				Reason: "browser keys are only accepted with an Origin header"}
 		}
 		return nil
 	}
 	if len(c.AllowedOrigins) > 0 && !glob.MatchAny(c.AllowedOrigins, origin) {
-		return &Denial{Status: http.StatusForbidden, Field: "Origin", Code: CodeForbiddenOrigin,
+		return &Denial{Status: http.StatusForbidden, Field: "Origin", Code: event.CodeForbiddenOrigin,
 			Reason: fmt.Sprintf("origin %q is not allowed for this key", origin)}
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grafana/alloy/curated/internal/event"
 )
 
 func testPolicy(t *testing.T) *Policy {
@@ -56,7 +58,7 @@ func TestAuthenticate(t *testing.T) {
 			switch {
 			case tt.want != "" && (d != nil || c == nil || c.Name != tt.want):
 				t.Errorf("got client %v, denial %v; want %s", c, d, tt.want)
-			case tt.want == "" && (d == nil || d.Status != http.StatusUnauthorized || d.Field != tt.field || d.Code != CodeUnauthorized):
+			case tt.want == "" && (d == nil || d.Status != http.StatusUnauthorized || d.Field != tt.field || d.Code != event.CodeUnauthorized):
 				t.Errorf("got client %v, denial %+v; want 401 on %s", c, d, tt.field)
 			}
 		})

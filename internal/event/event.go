@@ -81,25 +81,6 @@ type FieldError struct {
 	Reason string `json:"reason"`
 }
 
-// Code is a stable machine-readable rejection reason. Codes are also the
-// values of the reason label of the rejection metrics, so the set is small
-// and fixed.
-type Code string
-
-// Rejection codes.
-const (
-	CodeMalformed    Code = "malformed"     // not a JSON object / bad JSON
-	CodeRequired     Code = "required"      // a required field is missing
-	CodeUnknownField Code = "unknown_field" // a field the API does not define
-	CodeInvalidType  Code = "invalid_type"  // wrong JSON type for the field
-	CodeInvalidValue Code = "invalid_value" // right type, value not allowed
-	CodeTooLong      Code = "too_long"      // a string over its length limit
-	CodeTooLarge     Code = "too_large"     // the event over max_event_bytes
-	CodeTooMany      Code = "too_many"      // over max_attributes
-	CodeTooDeep      Code = "too_deep"      // attributes nested too deeply
-	CodeNotAllowed   Code = "not_allowed"   // the schema does not allow the event
-)
-
 // Item is the outcome of decoding one event of a request.
 type Item struct {
 	Event Event

@@ -199,7 +199,7 @@ func (c *bodyClock) error() *apiError {
 		reason = fmt.Sprintf("the request body arrived slower than min_body_rate (%d bytes/s after the first %s)",
 			c.lim.minRate, bodyGrace)
 	}
-	return &apiError{status: http.StatusRequestTimeout, code: CodeSlowBody, reason: reason,
+	return &apiError{status: http.StatusRequestTimeout, code: event.CodeSlowBody, reason: reason,
 		header: http.Header{"Connection": {"close"}}}
 }
 

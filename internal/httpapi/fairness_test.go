@@ -15,6 +15,7 @@ import (
 
 	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/admission"
+	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/refine"
 )
 
@@ -72,7 +73,7 @@ func TestBrowserKeyTakesOnlyItsShare(t *testing.T) {
 
 	// The same address again: over the address's share.
 	r := browserPost(t, f, "198.51.100.1", "form.open")
-	if r.status != http.StatusTooManyRequests || r.body.Errors[0].Code != CodeRateLimited ||
+	if r.status != http.StatusTooManyRequests || r.body.Errors[0].Code != event.CodeRateLimited ||
 		!strings.Contains(r.body.Errors[0].Reason, "max_concurrent_requests_per_address (1)") || r.header.Get("Retry-After") == "" {
 		t.Errorf("second request from one address: %d %s", r.status, r.raw)
 	}
@@ -160,7 +161,7 @@ func TestSlowBodiesAreCut(t *testing.T) {
 			}
 		})
 	}
-	if v := promtest.ToFloat64(f.h.metrics.throttled.WithLabelValues("slow_body")); v != 2 {
+	if v := promtest.ToFloat64(f.h.metrics.throttled.WithLabelValues(string(event.CodeSlowBody))); v != 2 {
 		t.Errorf("throttled_requests_total{scope=slow_body} = %v, want 2", v)
 	}
 	if n, b := f.h.admission.InFlight(); n != 0 || b != 0 {

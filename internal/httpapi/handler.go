@@ -214,7 +214,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 			reason = "not forwarded: the request was canceled"
 		}
 		for _, idx := range indexes[forwarded:] {
-			resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: CodeNotForwarded, Reason: reason})
+			resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: event.CodeNotForwarded, Reason: reason})
 		}
 		w.Header().Set("Retry-After", retryAfter(cfg.ForwardTimeout))
 		h.finish(w, endpoint, name, http.StatusServiceUnavailable, resp)
@@ -240,7 +240,7 @@ func (h *Handler) identify(w http.ResponseWriter, r *http.Request, endpoint stri
 		denial = client.CheckOrigin(origin)
 	}
 	if denial != nil {
-		h.reject(w, endpoint, clientNone, &apiError{status: denial.Status, field: denial.Field, code: event.Code(denial.Code), reason: denial.Reason})
+		h.reject(w, endpoint, clientNone, &apiError{status: denial.Status, field: denial.Field, code: denial.Code, reason: denial.Reason})
 		return nil, "", false
 	}
 	name = clientAnonymous
@@ -288,8 +288,8 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, endpoint, name 
 	buf, wireBytes, aerr := h.body.read(w, r, lim, reserve, start)
 	h.metrics.receivedBytes.Add(float64(wireBytes))
 	if aerr != nil {
-		if aerr.code == CodeSlowBody {
-			h.metrics.throttled.WithLabelValues("slow_body").Inc()
+		if aerr.code == event.CodeSlowBody {
+			h.metrics.throttled.WithLabelValues(string(event.CodeSlowBody)).Inc()
 		}
 		h.reject(w, endpoint, name, aerr)
 		return nil, false
@@ -332,7 +332,7 @@ func (h *Handler) refine(cfg *Config, client *access.Client, items []event.Item,
 			resp.Rejected++
 			for _, fe := range it.Errors {
 				resp.Errors = append(resp.Errors, ErrorItem{Index: &i, Field: fe.Field, Code: fe.Code, Reason: fe.Reason})
-				forbidden = forbidden || fe.Code == access.CodeForbiddenEvent || fe.Code == access.CodeForbiddenField
+				forbidden = forbidden || fe.Code == event.CodeForbiddenEvent || fe.Code == event.CodeForbidden
 			}
 			if dryRun {
 				resp.Results = append(resp.Results, Result{Index: i, Errors: it.Errors, Rules: applied.Fired})
@@ -390,13 +390,13 @@ func restrict(c *access.Client, it *event.Item) {
 	}
 	if c.Service != "" {
 		if it.Event.Service != "" && it.Event.Service != c.Service {
-			it.Errors = append(it.Errors, event.FieldError{Field: "service", Code: access.CodeForbiddenField,
+			it.Errors = append(it.Errors, event.FieldError{Field: "service", Code: event.CodeForbidden,
 				Reason: fmt.Sprintf("this API key may only write service %q", c.Service)})
 		}
 		it.Event.Service = c.Service
 	}
 	if !c.EventAllowed(it.Event.Name) {
-		it.Errors = append(it.Errors, event.FieldError{Field: "event", Code: access.CodeForbiddenEvent,
+		it.Errors = append(it.Errors, event.FieldError{Field: "event", Code: event.CodeForbiddenEvent,
 			Reason: fmt.Sprintf("event %q is not allowed for this API key", it.Event.Name)})
 	}
 }
@@ -419,7 +419,7 @@ func refusalError(r *admission.Refusal) *apiError {
 			reason: fmt.Sprintf("decoding this request needs more memory than %s of the %s (%d bytes); send fewer or larger values per request",
 				limit, r.Scope, r.Limit)}
 	case r.Scope == admission.Global:
-		return &apiError{status: http.StatusServiceUnavailable, code: CodeOverloaded,
+		return &apiError{status: http.StatusServiceUnavailable, code: event.CodeOverloaded,
 			reason: "the server is at its limit of concurrent requests or in-flight bytes; retry shortly",
 			header: http.Header{"Retry-After": {"1"}}}
 	default:
@@ -427,7 +427,7 @@ func refusalError(r *admission.Refusal) *apiError {
 		if r.Scope == admission.Address {
 			limit += "_per_address"
 		}
-		return &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited,
+		return &apiError{status: http.StatusTooManyRequests, code: event.CodeRateLimited,
 			reason: fmt.Sprintf("%s has reached its %s (%d); retry after the Retry-After seconds", who, limit, r.Limit),
 			header: http.Header{"Retry-After": {"1"}}}
 	}
@@ -438,7 +438,7 @@ func refusalError(r *admission.Refusal) *apiError {
 // against its own client's origins.
 func (h *Handler) preflight(w http.ResponseWriter, endpoint string, cfg *Config, origin string) {
 	if origin == "" || !cfg.Access.OriginAllowed(origin) {
-		h.reject(w, endpoint, clientNone, &apiError{status: http.StatusForbidden, field: "Origin", code: access.CodeForbiddenOrigin,
+		h.reject(w, endpoint, clientNone, &apiError{status: http.StatusForbidden, field: "Origin", code: event.CodeForbiddenOrigin,
 			reason: fmt.Sprintf("origin %q is not allowed", origin)})
 		return
 	}
@@ -458,7 +458,7 @@ func setCORSHeaders(hdr http.Header, origin string) {
 }
 
 func rateLimited(who string, wait time.Duration) *apiError {
-	return &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited,
+	return &apiError{status: http.StatusTooManyRequests, code: event.CodeRateLimited,
 		reason: fmt.Sprintf("rate limit exceeded for %s; retry after the Retry-After seconds", who),
 		header: http.Header{"Retry-After": {retryAfter(wait)}}}
 }

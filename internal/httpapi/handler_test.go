@@ -266,9 +266,17 @@ func TestRejectedRequests(t *testing.T) {
 	}
 }
 
+// unreadBody fails the test when anything reads it.
+type unreadBody struct{ t *testing.T }
+
+func (b unreadBody) Read([]byte) (int, error) {
+	b.t.Error("the body was read")
+	return 0, io.EOF
+}
+
 func TestContentLengthOverLimitIsRejectedBeforeReading(t *testing.T) {
 	f := newFixture(t)
-	req := httptest.NewRequest(http.MethodPost, PathEvents, strings.NewReader(`{"event":"a"}`))
+	req := httptest.NewRequest(http.MethodPost, PathEvents, unreadBody{t})
 	req.Header.Set("Content-Type", "application/json")
 	req.ContentLength = 1 << 20
 	rec := httptest.NewRecorder()
@@ -298,7 +306,7 @@ func TestDownstreamTimeoutAnswers503WithForwardedCount(t *testing.T) {
 	}
 	var notForwarded []int
 	for _, e := range r.body.Errors {
-		if e.Code == CodeNotForwarded {
+		if e.Code == event.CodeNotForwarded {
 			notForwarded = append(notForwarded, *e.Index)
 		}
 	}
@@ -317,7 +325,7 @@ func TestPartiallyForwardedRequestReportsCount(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || r.body.Accepted != 1 {
 		t.Fatalf("got %d %s", r.status, r.raw)
 	}
-	if len(r.body.Errors) != 1 || *r.body.Errors[0].Index != 1 || r.body.Errors[0].Code != CodeNotForwarded {
+	if len(r.body.Errors) != 1 || *r.body.Errors[0].Index != 1 || r.body.Errors[0].Code != event.CodeNotForwarded {
 		t.Errorf("errors = %s", r.raw)
 	}
 }

@@ -10,20 +10,6 @@ import (
 	"github.com/grafana/alloy/curated/internal/refine"
 )
 
-// Codes of whole-request refusals that event validation does not produce.
-const (
-	// CodeNotForwarded marks a valid event the downstream did not take in time.
-	CodeNotForwarded event.Code = "not_forwarded"
-	// CodeOverloaded: the API is at its in-flight limits (503).
-	CodeOverloaded event.Code = "overloaded"
-	// CodeRateLimited: the client or its address is over its rate or its
-	// in-flight share (429).
-	CodeRateLimited event.Code = "rate_limited"
-	// CodeSlowBody: the body arrived slower than min_body_rate or
-	// body_timeout allow (408).
-	CodeSlowBody event.Code = "slow_body"
-)
-
 // Response is the JSON body of every /v1/events and /v1/events/validate reply.
 type Response struct {
 	// Accepted counts events handed to every forward_to receiver (for
@@ -110,9 +96,9 @@ func codeForStatus(status int) event.Code {
 	case http.StatusRequestEntityTooLarge:
 		return event.CodeTooLarge
 	case http.StatusUnsupportedMediaType:
-		return "unsupported_media_type"
+		return event.CodeUnsupportedMediaType
 	case http.StatusMethodNotAllowed:
-		return "method_not_allowed"
+		return event.CodeMethodNotAllowed
 	default:
 		return event.CodeMalformed
 	}

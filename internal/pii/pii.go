@@ -47,6 +47,19 @@ func Kinds() []Kind {
 	return ks
 }
 
+// ParseKind is the kind named name (Kind.String), if any.
+func ParseKind(name string) (Kind, bool) {
+	for k, n := range kindNames {
+		if n == name {
+			return Kind(k), true
+		}
+	}
+	return 0, false
+}
+
+// Names lists the name of every built-in kind.
+func Names() []string { return All.Names() }
+
 // Set is a set of kinds.
 type Set uint16
 
@@ -55,6 +68,20 @@ const All Set = 1<<numKinds - 1
 
 // Has reports whether k is in s.
 func (s Set) Has(k Kind) bool { return s&(1<<k) != 0 }
+
+// With is s plus k.
+func (s Set) With(k Kind) Set { return s | 1<<k }
+
+// Names lists the names of the kinds in s, in Kinds order.
+func (s Set) Names() []string {
+	var out []string
+	for _, k := range Kinds() {
+		if s.Has(k) {
+			out = append(out, k.String())
+		}
+	}
+	return out
+}
 
 // Match is one finding: s[Start:End] is of the given Kind.
 type Match struct {
