@@ -54,10 +54,11 @@ func initScript(t *testing.T, task, container string) (script string, env map[st
 	return script, env, secrets
 }
 
-// fileVar finds the variable whose content the script writes to path.
+// fileVar finds the variable whose content the script writes to path,
+// directly or (gzipped) through base64 -d | gunzip.
 func fileVar(t *testing.T, script, path string) string {
 	t.Helper()
-	m := regexp.MustCompile(`printf '%s' "\$([A-Z_0-9]+)" > ` + regexp.QuoteMeta(path) + `(;|$)`).FindStringSubmatch(script)
+	m := regexp.MustCompile(`printf '%s' "\$([A-Z_0-9]+)"(?: \| base64 -d \| gunzip)? > ` + regexp.QuoteMeta(path) + `(;|$)`).FindStringSubmatch(script)
 	if m == nil {
 		t.Fatalf("the init script writes nothing to %s: %s", path, script)
 	}

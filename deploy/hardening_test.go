@@ -5,11 +5,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -128,8 +128,8 @@ func TestPushScriptPushesEveryImageTheStackPulls(t *testing.T) {
 			}
 		}
 	}
-	if len(pulled) < 5 || !mapsEqual(pulled, pushed) {
-		t.Errorf("the stack pulls %v; push-images.sh pushes %v\n%s", keys(pulled), keys(pushed), out)
+	if len(pulled) < 5 || !maps.Equal(pulled, pushed) {
+		t.Errorf("the stack pulls %v; push-images.sh pushes %v\n%s", slices.Sorted(maps.Keys(pulled)), slices.Sorted(maps.Keys(pushed)), out)
 	}
 }
 
@@ -298,7 +298,7 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 		got[regexp.MustCompile(`[0-9A-F]{8}$`).ReplaceAllString(id, "")] = r
 	}
 	if len(got) != len(want) {
-		t.Errorf("alarms %v; want %v", keys(got), want)
+		t.Errorf("alarms %v; want %v", slices.Sorted(maps.Keys(got)), want)
 	}
 	for name, threshold := range want {
 		r, ok := got[name]
@@ -409,17 +409,4 @@ func (d template) first(t *testing.T, typ, prefix string) (string, resource) {
 	}
 	t.Fatalf("no %s %s", typ, prefix)
 	return "", resource{}
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func mapsEqual(a, b map[string]bool) bool {
-	return slices.Equal(keys(a), keys(b))
 }

@@ -140,20 +140,18 @@ func cloudWatchMatches(t *testing.T, pattern, line string) bool {
 // returns it.
 func waitLogLine(t *testing.T, p *process, alarm, pattern string) string {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var line string
+	waitUntil(t, fmt.Sprintf("%s line for %s matching %s", p.name, alarm, pattern), 30*time.Second, func() bool {
 		b, _ := os.ReadFile(p.log)
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			if cloudWatchMatches(t, pattern, sc.Text()) {
-				return sc.Text()
+				line = sc.Text()
+				return true
 			}
 		}
-		if time.Now().After(deadline) {
-			p.dumpLog(t)
-			t.Fatalf("%s: no %s line matches %s", alarm, p.name, pattern)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return false
+	})
+	return line
 }

@@ -19,6 +19,22 @@ func answer(w http.ResponseWriter, status int, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
+// refusal is an API error body with one error of code.
+func refusal(code string) map[string]any {
+	return map[string]any{"errors": []any{map[string]any{"code": code}}}
+}
+
+// failFirst answers the first n requests with fail and accepts the rest.
+func failFirst(n int, fail func(w http.ResponseWriter)) func(int, stubRequest, http.ResponseWriter) {
+	return func(i int, req stubRequest, w http.ResponseWriter) {
+		if i < n {
+			fail(w)
+			return
+		}
+		accept(w, len(req.events))
+	}
+}
+
 func seqs(events []map[string]any) []int {
 	var out []int
 	for _, e := range events {
@@ -36,14 +52,10 @@ func trackN(c *Client, n int) {
 // 429 with Retry-After: the client waits that long, then the same events
 // (same timestamps: the same Loki entries) are accepted once.
 func TestRetryAfter429(t *testing.T) {
-	stub := newStub(t, func(n int, req stubRequest, w http.ResponseWriter) {
-		if n == 0 {
-			w.Header().Set("Retry-After", "1")
-			answer(w, http.StatusTooManyRequests, map[string]any{"errors": []any{map[string]any{"code": "rate_limited"}}})
-			return
-		}
-		accept(w, len(req.events))
-	})
+	stub := newStub(t, failFirst(1, func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "1")
+		answer(w, http.StatusTooManyRequests, refusal("rate_limited"))
+	}))
 	c, errs := newClient(t, stub.URL, nil)
 	trackN(c, 3)
 	flush(t, c)
@@ -66,14 +78,10 @@ func TestRetryAfter429(t *testing.T) {
 
 // 503 listing not_forwarded events: only those are sent again.
 func TestRetry503OnlyNotForwarded(t *testing.T) {
-	stub := newStub(t, func(n int, req stubRequest, w http.ResponseWriter) {
-		if n == 0 {
-			answer(w, http.StatusServiceUnavailable, map[string]any{"accepted": 2, "rejected": 0, "errors": []any{
-				map[string]any{"index": 2, "code": "not_forwarded"}, map[string]any{"index": 3, "code": "not_forwarded"}}})
-			return
-		}
-		accept(w, len(req.events))
-	})
+	stub := newStub(t, failFirst(1, func(w http.ResponseWriter) {
+		answer(w, http.StatusServiceUnavailable, map[string]any{"accepted": 2, "rejected": 0, "errors": []any{
+			map[string]any{"index": 2, "code": "not_forwarded"}, map[string]any{"index": 3, "code": "not_forwarded"}}})
+	}))
 	c, _ := newClient(t, stub.URL, nil)
 	trackN(c, 4)
 	flush(t, c)
@@ -88,13 +96,9 @@ func TestRetry503OnlyNotForwarded(t *testing.T) {
 
 // 503 overloaded (nothing accepted): the whole batch again.
 func TestRetry503Overloaded(t *testing.T) {
-	stub := newStub(t, func(n int, req stubRequest, w http.ResponseWriter) {
-		if n < 2 {
-			answer(w, http.StatusServiceUnavailable, map[string]any{"errors": []any{map[string]any{"code": "overloaded"}}})
-			return
-		}
-		accept(w, len(req.events))
-	})
+	stub := newStub(t, failFirst(2, func(w http.ResponseWriter) {
+		answer(w, http.StatusServiceUnavailable, refusal("overloaded"))
+	}))
 	c, _ := newClient(t, stub.URL, nil)
 	trackN(c, 5)
 	flush(t, c)
@@ -110,7 +114,7 @@ func TestRetry503Overloaded(t *testing.T) {
 func TestSplitOn413(t *testing.T) {
 	stub := newStub(t, func(n int, req stubRequest, w http.ResponseWriter) {
 		if len(req.events) > 3 {
-			answer(w, http.StatusRequestEntityTooLarge, map[string]any{"errors": []any{map[string]any{"code": "too_many"}}})
+			answer(w, http.StatusRequestEntityTooLarge, refusal("too_many"))
 			return
 		}
 		accept(w, len(req.events))
@@ -167,16 +171,11 @@ func TestUnauthorizedIsFinal(t *testing.T) {
 
 // A connection reset mid-request is retried.
 func TestConnectionResetIsRetried(t *testing.T) {
-	stub := newStub(t, func(n int, req stubRequest, w http.ResponseWriter) {
-		if n == 0 {
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				conn.Close()
-			}
-			return
+	stub := newStub(t, failFirst(1, func(w http.ResponseWriter) {
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
 		}
-		accept(w, len(req.events))
-	})
+	}))
 	c, _ := newClient(t, stub.URL, nil)
 	trackN(c, 2)
 	flush(t, c)
@@ -189,16 +188,12 @@ func TestConnectionResetIsRetried(t *testing.T) {
 func TestSlowServerTimesOutAndRetries(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	stub := newStub(t, func(n int, req stubRequest, w http.ResponseWriter) {
-		if n == 0 {
-			select {
-			case <-release:
-			case <-time.After(5 * time.Second):
-			}
-			return
+	stub := newStub(t, failFirst(1, func(http.ResponseWriter) {
+		select {
+		case <-release:
+		case <-time.After(5 * time.Second):
 		}
-		accept(w, len(req.events))
-	})
+	}))
 	c, _ := newClient(t, stub.URL, func(cfg *Config) { cfg.Timeout = 100 * time.Millisecond })
 	trackN(c, 1)
 	flush(t, c)
@@ -210,7 +205,7 @@ func TestSlowServerTimesOutAndRetries(t *testing.T) {
 // Retries stop at MaxRetries: the events are reported as given up.
 func TestGivesUpAfterMaxRetries(t *testing.T) {
 	stub := newStub(t, func(n int, req stubRequest, w http.ResponseWriter) {
-		answer(w, http.StatusServiceUnavailable, map[string]any{"errors": []any{map[string]any{"code": "overloaded"}}})
+		answer(w, http.StatusServiceUnavailable, refusal("overloaded"))
 	})
 	c, errs := newClient(t, stub.URL, func(cfg *Config) { cfg.MaxRetries = 3 })
 	trackN(c, 2)
