@@ -23,7 +23,7 @@ ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki alertmanager up image image-local push-images dashboards test test-unit test-sdk test-dashboards test-deploy test-e2e test-faults lint fuzz bench bench-alerts deps clean
+.PHONY: all build run loki alertmanager up image image-local push-images dashboards sdk-js test test-unit test-sdk test-sdk-js test-dashboards test-deploy test-e2e test-faults lint fuzz bench bench-alerts deps clean
 
 all: build
 
@@ -97,17 +97,26 @@ dashboards:
 test-dashboards:
 	cd dashboards && go test -count=1 ./...
 
-## test-sdk: the Go SDK's own module (sdk/go): unit tests with the race detector, and its fuzz target.
+## test-sdk: the Go SDK's own module (sdk/go): unit tests with the race detector, and its fuzz target; then the JS SDK's.
 test-sdk:
 	cd sdk/go && CGO_ENABLED=1 go test -count=1 -race ./...
 	cd sdk/go && go test -count=1 -run '^$$' -fuzz FuzzAttributeEncoding -fuzztime 60000x .
+	$(MAKE) test-sdk-js
+
+## sdk-js: install the JS SDK's pinned dev tools (package-lock.json) and build it (dist/, the browser bundle, the tsc-compiled examples).
+sdk-js:
+	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm run build:test
+
+## test-sdk-js: the JS SDK (sdk/js): types checked by tsc, the browser bundle's size budget, node --test unit tests, npm pack.
+test-sdk-js: sdk-js
+	cd sdk/js && node --test test/
 
 # CDK's Node.js kernel warns about Node 20 on every synth; the tests do not care.
 test-deploy:
 	cd deploy && JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1 JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION=1 \
 		go test -count=1 ./...
 
-test-e2e: bin/alloy-custom bin/loki bin/alertmanager
+test-e2e: bin/alloy-custom bin/loki bin/alertmanager sdk-js
 	./scripts/ensure-package.sh chromium
 	./scripts/ensure-package.sh buildah
 	go test -count=1 -v -timeout 25m -skip '^TestFault' ./e2e/...

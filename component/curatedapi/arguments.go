@@ -48,65 +48,109 @@ const (
 
 // Arguments holds the values of loki.source.curated_api's config block.
 type Arguments struct {
-	HTTP                    *HTTPArguments      `alloy:"http,block,optional"`
-	GracefulShutdownTimeout time.Duration       `alloy:"graceful_shutdown_timeout,attr,optional"`
-	ForwardTo               []loki.LogsReceiver `alloy:"forward_to,attr"`
-	Labels                  map[string]string   `alloy:"labels,attr,optional"`
-	MaxRequestBytes         units.Base2Bytes    `alloy:"max_request_bytes,attr,optional"`
-	MaxEventsPerRequest     int                 `alloy:"max_events_per_request,attr,optional"`
-	MaxEventBytes           units.Base2Bytes    `alloy:"max_event_bytes,attr,optional"`
-	MaxAttributes           int                 `alloy:"max_attributes,attr,optional"`
-	ForwardTimeout          time.Duration       `alloy:"forward_timeout,attr,optional"`
-	MaxPast                 time.Duration       `alloy:"max_past,attr,optional"`
-	MaxFuture               time.Duration       `alloy:"max_future,attr,optional"`
+	// HTTP holds the listen address, port and server settings of the API.
+	HTTP *HTTPArguments `alloy:"http,block,optional"`
+	// GracefulShutdownTimeout is how long in-flight requests may finish on shutdown.
+	GracefulShutdownTimeout time.Duration `alloy:"graceful_shutdown_timeout,attr,optional"`
+	// ForwardTo receives every accepted entry (for example loki.write).
+	ForwardTo []loki.LogsReceiver `alloy:"forward_to,attr"`
+	// Labels are static labels added to every entry.
+	Labels map[string]string `alloy:"labels,attr,optional"`
+	// MaxRequestBytes caps a request body after gzip decompression (413 above it).
+	MaxRequestBytes units.Base2Bytes `alloy:"max_request_bytes,attr,optional"`
+	// MaxEventsPerRequest caps the events of one request (413 above it).
+	MaxEventsPerRequest int `alloy:"max_events_per_request,attr,optional"`
+	// MaxEventBytes caps one event's JSON (too_large above it).
+	MaxEventBytes units.Base2Bytes `alloy:"max_event_bytes,attr,optional"`
+	// MaxAttributes caps an event's top-level attributes (too_many above it).
+	MaxAttributes int `alloy:"max_attributes,attr,optional"`
+	// ForwardTimeout is how long a request waits for the receivers to take its entries (503 after it).
+	ForwardTimeout time.Duration `alloy:"forward_timeout,attr,optional"`
+	// MaxPast is how far in the past an event's own timestamp is kept.
+	MaxPast time.Duration `alloy:"max_past,attr,optional"`
+	// MaxFuture is how far ahead of the clock an event's own timestamp is kept.
+	MaxFuture time.Duration `alloy:"max_future,attr,optional"`
 
-	Clients               []ClientArguments   `alloy:"client,block,optional"`
-	TrustedProxies        []string            `alloy:"trusted_proxies,attr,optional"`
-	IPRateLimit           *RateLimitArguments `alloy:"ip_rate_limit,block,optional"`
-	MaxConcurrentRequests int                 `alloy:"max_concurrent_requests,attr,optional"`
-	MaxInflightBytes      units.Base2Bytes    `alloy:"max_inflight_bytes,attr,optional"`
-	BodyTimeout           time.Duration       `alloy:"body_timeout,attr,optional"`
-	MinBodyRate           units.Base2Bytes    `alloy:"min_body_rate,attr,optional"`
-	CORSMaxAge            time.Duration       `alloy:"cors_max_age,attr,optional"`
-	Tenant                string              `alloy:"tenant,attr,optional"`
+	// Clients are the API keys; with none, the API is open.
+	Clients []ClientArguments `alloy:"client,block,optional"`
+	// TrustedProxies are the proxies (CIDRs or addresses) whose X-Forwarded-For is believed.
+	TrustedProxies []string `alloy:"trusted_proxies,attr,optional"`
+	// IPRateLimit limits the requests of each client address.
+	IPRateLimit *RateLimitArguments `alloy:"ip_rate_limit,block,optional"`
+	// MaxConcurrentRequests caps the requests the API handles at once (503 above it).
+	MaxConcurrentRequests int `alloy:"max_concurrent_requests,attr,optional"`
+	// MaxInflightBytes caps the memory all requests in flight may hold (503 above it).
+	MaxInflightBytes units.Base2Bytes `alloy:"max_inflight_bytes,attr,optional"`
+	// BodyTimeout is how long a request body may take to arrive (408 after it).
+	BodyTimeout time.Duration `alloy:"body_timeout,attr,optional"`
+	// MinBodyRate is the slowest a body may arrive after its first 2 seconds (408 below it).
+	MinBodyRate units.Base2Bytes `alloy:"min_body_rate,attr,optional"`
+	// CORSMaxAge is how long browsers may cache a preflight answer.
+	CORSMaxAge time.Duration `alloy:"cors_max_age,attr,optional"`
+	// Tenant is the Loki tenant of entries from clients without their own, and of an open API.
+	Tenant string `alloy:"tenant,attr,optional"`
 
 	// Refinement rules, applied in the order documented in internal/rules.
-	Schema             *SchemaArguments        `alloy:"schema,block,optional"`
-	Drops              []DropArguments         `alloy:"drop,block,optional"`
-	Samples            []SampleArguments       `alloy:"sample,block,optional"`
-	Attributes         AttributesArguments     `alloy:"attributes,block,optional"`
-	Redact             RedactArguments         `alloy:"redact,block,optional"`
-	Truncate           *TruncateArguments      `alloy:"truncate,block,optional"`
-	PromoteLabels      *PromoteLabelsArguments `alloy:"promote_labels,block,optional"`
-	StructuredMetadata []string                `alloy:"structured_metadata,attr,optional"`
-	LineFormat         string                  `alloy:"line_format,attr,optional"`
-	TimestampPolicy    string                  `alloy:"timestamp_policy,attr,optional"`
+	// Schema rejects events outside the allowed names, limits, required attributes and types.
+	Schema *SchemaArguments `alloy:"schema,block,optional"`
+	// Drops discard matching events before they are stored.
+	Drops []DropArguments `alloy:"drop,block,optional"`
+	// Samples keep a share of matching events, by session.
+	Samples []SampleArguments `alloy:"sample,block,optional"`
+	// Attributes renames, sets and removes attributes.
+	Attributes AttributesArguments `alloy:"attributes,block,optional"`
+	// Redact removes personal data and secrets; on by default.
+	Redact RedactArguments `alloy:"redact,block,optional"`
+	// Truncate cuts long strings and marks them.
+	Truncate *TruncateArguments `alloy:"truncate,block,optional"`
+	// PromoteLabels turns low-cardinality fields into labels, with caps.
+	PromoteLabels *PromoteLabelsArguments `alloy:"promote_labels,block,optional"`
+	// StructuredMetadata lists attributes stored as structured metadata.
+	StructuredMetadata []string `alloy:"structured_metadata,attr,optional"`
+	// LineFormat is the entry line: json or logfmt.
+	LineFormat string `alloy:"line_format,attr,optional"`
+	// TimestampPolicy is accept, clamp or server: how far an event's own timestamp is trusted.
+	TimestampPolicy string `alloy:"timestamp_policy,attr,optional"`
 }
 
 // ClientArguments is one client block: an API key and what it may do.
 type ClientArguments struct {
-	Name           string              `alloy:",label"`
-	APIKey         alloytypes.Secret   `alloy:"api_key,attr"`
-	Service        string              `alloy:"service,attr,optional"`
-	Tenant         string              `alloy:"tenant,attr,optional"`
-	AllowedEvents  []string            `alloy:"allowed_events,attr,optional"`
-	AllowedOrigins []string            `alloy:"allowed_origins,attr,optional"`
-	Browser        bool                `alloy:"browser,attr,optional"`
-	RateLimit      *RateLimitArguments `alloy:"rate_limit,block,optional"`
+	// Name is the block's label, used in metrics.
+	Name string `alloy:",label"`
+	// APIKey is the key the client sends (X-API-Key, Bearer, or api_key for browser keys).
+	APIKey alloytypes.Secret `alloy:"api_key,attr"`
+	// Service is the client's service label; events naming another are refused.
+	Service string `alloy:"service,attr,optional"`
+	// Tenant is the Loki tenant of the client's entries.
+	Tenant string `alloy:"tenant,attr,optional"`
+	// AllowedEvents are globs of the event names the key may send; empty allows all.
+	AllowedEvents []string `alloy:"allowed_events,attr,optional"`
+	// AllowedOrigins are globs of the browser origins the key is accepted from.
+	AllowedOrigins []string `alloy:"allowed_origins,attr,optional"`
+	// Browser marks a public key shipped to browsers: origins required, key allowed in the URL, per-address shares.
+	Browser bool `alloy:"browser,attr,optional"`
+	// RateLimit limits the client's requests.
+	RateLimit *RateLimitArguments `alloy:"rate_limit,block,optional"`
 
 	// The client's share of what is in flight; 0 means half of the
 	// component's limit. The per-address shares apply to browser clients.
-	MaxConcurrentRequests           int              `alloy:"max_concurrent_requests,attr,optional"`
-	MaxInflightBytes                units.Base2Bytes `alloy:"max_inflight_bytes,attr,optional"`
-	MaxConcurrentRequestsPerAddress int              `alloy:"max_concurrent_requests_per_address,attr,optional"`
-	MaxInflightBytesPerAddress      units.Base2Bytes `alloy:"max_inflight_bytes_per_address,attr,optional"`
+	// MaxConcurrentRequests is the client's share of the requests in flight.
+	MaxConcurrentRequests int `alloy:"max_concurrent_requests,attr,optional"`
+	// MaxInflightBytes is the client's share of the memory in flight.
+	MaxInflightBytes units.Base2Bytes `alloy:"max_inflight_bytes,attr,optional"`
+	// MaxConcurrentRequestsPerAddress is each browser address's share of the client's requests.
+	MaxConcurrentRequestsPerAddress int `alloy:"max_concurrent_requests_per_address,attr,optional"`
+	// MaxInflightBytesPerAddress is each browser address's share of the client's memory.
+	MaxInflightBytesPerAddress units.Base2Bytes `alloy:"max_inflight_bytes_per_address,attr,optional"`
 }
 
 // RateLimitArguments is a token bucket: rate requests per second on
 // average, up to burst at once.
 type RateLimitArguments struct {
-	Rate  float64 `alloy:"rate,attr"`
-	Burst int     `alloy:"burst,attr"`
+	// Rate is the requests per second allowed on average.
+	Rate float64 `alloy:"rate,attr"`
+	// Burst is the requests allowed at once on top of Rate.
+	Burst int `alloy:"burst,attr"`
 }
 
 // Validate implements syntax.Validator.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,9 +53,13 @@ type Component struct {
 	mut       sync.Mutex
 	server    *fnet.TargetServer
 	serverCfg *fnet.ServerConfig
+	health    component.Health
 }
 
-var _ component.Component = (*Component)(nil)
+var (
+	_ component.Component       = (*Component)(nil)
+	_ component.HealthComponent = (*Component)(nil)
+)
 
 // New creates the component and starts its server.
 func New(opts component.Options, args Arguments) (*Component, error) {
@@ -128,7 +133,7 @@ func (c *Component) Update(args component.Arguments) error {
 	// The server logs request URIs; browser keys may be in them.
 	srv, err := fnet.NewTargetServer(redactingLogger(c.opts.Logger), "loki_source_curated_api", reg, netCfg)
 	if err != nil {
-		return fmt.Errorf("creating server: %w", err)
+		return c.unhealthy(fmt.Errorf("creating server: %w", err))
 	}
 	err = srv.MountAndRun(func(r *mux.Router) {
 		r.Path(httpapi.PathEvents).Handler(c.handler.Events())
@@ -136,10 +141,27 @@ func (c *Component) Update(args component.Arguments) error {
 		r.Path(httpapi.PathHealth).Handler(c.handler.Health())
 	})
 	if err != nil {
-		return fmt.Errorf("starting server on %s:%d: %w", netCfg.HTTP.ListenAddress, netCfg.HTTP.ListenPort, err)
+		return c.unhealthy(fmt.Errorf("starting server on %s:%d: %w", netCfg.HTTP.ListenAddress, netCfg.HTTP.ListenPort, err))
 	}
 	c.server, c.serverCfg = srv, netCfg
+	c.health = component.Health{Health: component.HealthTypeHealthy, UpdateTime: time.Now(),
+		Message: "receiving events on " + srv.HTTPListenAddr()}
 	return nil
+}
+
+// unhealthy records err as the component's health, so a server that could
+// not start shows in Alloy's UI and API until a later update succeeds.
+// Called with c.mut held.
+func (c *Component) unhealthy(err error) error {
+	c.health = component.Health{Health: component.HealthTypeUnhealthy, Message: err.Error(), UpdateTime: time.Now()}
+	return err
+}
+
+// CurrentHealth implements component.HealthComponent.
+func (c *Component) CurrentHealth() component.Health {
+	c.mut.Lock()
+	defer c.mut.Unlock()
+	return c.health
 }
 
 // HTTPAddr returns the address the API listens on, for tests.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/alecthomas/units"
 	"github.com/prometheus/common/model"
 
+	"github.com/grafana/alloy/internal/component"
 	"github.com/grafana/alloy/internal/component/common/loki"
 	"github.com/grafana/alloy/internal/runtime/componenttest"
 	"github.com/grafana/alloy/internal/util"
@@ -286,6 +288,37 @@ func TestUpdateRestartsServerOnListenChange(t *testing.T) {
 		t.Error("old port still serving")
 	}
 	a.wait(t, 1)
+}
+
+// TestHealthShowsAServerThatCannotStart: an update to a port that is taken
+// leaves the component unhealthy, with the reason, until an update works.
+func TestHealthShowsAServerThatCannotStart(t *testing.T) {
+	a := newCollector(t)
+	port := testutil.FreePort(t)
+	args := testArgs(t, port, a.recv)
+	ctrl, c := runComponent(t, args)
+	if h := c.CurrentHealth(); h.Health != component.HealthTypeHealthy || !strings.Contains(h.Message, strconv.Itoa(port)) {
+		t.Errorf("running: %+v", h)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	args.HTTP.ListenPort = taken.Addr().(*net.TCPAddr).Port
+	if err := ctrl.Update(args); err == nil {
+		t.Fatal("update to a taken port succeeded")
+	}
+	if h := c.CurrentHealth(); h.Health != component.HealthTypeUnhealthy || !strings.Contains(h.Message, "address already in use") {
+		t.Errorf("after a failed start: %+v", h)
+	}
+	args.HTTP.ListenPort = port
+	if err := ctrl.Update(args); err != nil {
+		t.Fatal(err)
+	}
+	if h := c.CurrentHealth(); h.Health != component.HealthTypeHealthy {
+		t.Errorf("after a good update: %+v", h)
+	}
 }
 
 func TestStalledDownstreamAnswers503(t *testing.T) {

@@ -22,50 +22,75 @@ const (
 
 // SchemaArguments is the schema block.
 type SchemaArguments struct {
-	AllowedEvents   []string              `alloy:"allowed_events,attr,optional"`
-	MaxAttributes   int                   `alloy:"max_attributes,attr,optional"`
-	MaxStringLength int                   `alloy:"max_string_length,attr,optional"`
-	Events          []EventSchemaArgument `alloy:"event,block,optional"`
+	// AllowedEvents are globs of the event names allowed; empty allows all.
+	AllowedEvents []string `alloy:"allowed_events,attr,optional"`
+	// MaxAttributes caps the top-level attributes; 0 leaves the component's max_attributes in charge.
+	MaxAttributes int `alloy:"max_attributes,attr,optional"`
+	// MaxStringLength caps every string of an event; 0 means no limit.
+	MaxStringLength int `alloy:"max_string_length,attr,optional"`
+	// Events are per-event-name schemas.
+	Events []EventSchemaArgument `alloy:"event,block,optional"`
 }
 
 // EventSchemaArgument is a schema > event block.
 type EventSchemaArgument struct {
-	Pattern  string            `alloy:"pattern,attr"`
-	Required []string          `alloy:"required,attr,optional"`
-	Types    map[string]string `alloy:"types,attr,optional"`
+	// Pattern is the glob of event names the schema applies to.
+	Pattern string `alloy:"pattern,attr"`
+	// Required are attribute keys the events must have.
+	Required []string `alloy:"required,attr,optional"`
+	// Types maps attribute keys to string, number, bool, object or array.
+	Types map[string]string `alloy:"types,attr,optional"`
 }
 
 // DropArguments is a drop block.
 type DropArguments struct {
-	Name      string   `alloy:",label"`
-	Events    []string `alloy:"events,attr,optional"`
-	Levels    []string `alloy:"levels,attr,optional"`
-	Attribute string   `alloy:"attribute,attr,optional"`
-	Value     string   `alloy:"value,attr,optional"`
+	// Name is the rule's label, reported in metrics and dry runs.
+	Name string `alloy:",label"`
+	// Events are globs of the event names to drop.
+	Events []string `alloy:"events,attr,optional"`
+	// Levels are the levels to drop.
+	Levels []string `alloy:"levels,attr,optional"`
+	// Attribute is an attribute key that must be present; with Value, its value must match.
+	Attribute string `alloy:"attribute,attr,optional"`
+	// Value is a regular expression the attribute's value must match.
+	Value string `alloy:"value,attr,optional"`
 }
 
 // SampleArguments is a sample block.
 type SampleArguments struct {
-	Name   string   `alloy:",label"`
+	// Name is the rule's label, reported in metrics and dry runs.
+	Name string `alloy:",label"`
+	// Events are globs of the event names sampled; empty means all.
 	Events []string `alloy:"events,attr,optional"`
-	Rate   float64  `alloy:"rate,attr"`
+	// Rate is the share of events kept, from 0 to 1.
+	Rate float64 `alloy:"rate,attr"`
 }
 
 // AttributesArguments is the attributes block.
 type AttributesArguments struct {
+	// Rename maps old attribute keys to new ones.
 	Rename map[string]string `alloy:"rename,attr,optional"`
-	Set    map[string]string `alloy:"set,attr,optional"`
-	Remove []string          `alloy:"remove,attr,optional"`
+	// Set adds or overwrites attributes with fixed values.
+	Set map[string]string `alloy:"set,attr,optional"`
+	// Remove lists attribute keys to delete.
+	Remove []string `alloy:"remove,attr,optional"`
 }
 
 // RedactArguments is the redact block. Redaction is on by default.
 type RedactArguments struct {
-	Builtins   []string          `alloy:"builtins,attr,optional"`
-	SecretKeys bool              `alloy:"secret_keys,attr,optional"`
-	Keys       []string          `alloy:"keys,attr,optional"`
-	KeyAction  string            `alloy:"key_action,attr,optional"`
-	Patterns   map[string]string `alloy:"patterns,attr,optional"`
-	HashFields []string          `alloy:"hash_fields,attr,optional"`
+	// Builtins are the built-in detectors scanned in every string (all by default).
+	Builtins []string `alloy:"builtins,attr,optional"`
+	// SecretKeys masks attributes named like secrets (password, token, ...).
+	SecretKeys bool `alloy:"secret_keys,attr,optional"`
+	// Keys are extra attribute names to treat as secrets (case-insensitive).
+	Keys []string `alloy:"keys,attr,optional"`
+	// KeyAction is what happens to a secret-named attribute: mask or remove.
+	KeyAction string `alloy:"key_action,attr,optional"`
+	// Patterns are named regular expressions replaced by [REDACTED:name].
+	Patterns map[string]string `alloy:"patterns,attr,optional"`
+	// HashFields are fields replaced by a keyed hash: user_id, session_id or attributes.KEY.
+	HashFields []string `alloy:"hash_fields,attr,optional"`
+	// HashSecret is the HMAC key of HashFields.
 	HashSecret alloytypes.Secret `alloy:"hash_secret,attr,optional"`
 }
 
@@ -78,8 +103,10 @@ func (r *RedactArguments) SetToDefault() {
 
 // TruncateArguments is the truncate block.
 type TruncateArguments struct {
-	MaxLength int    `alloy:"max_length,attr"`
-	Marker    string `alloy:"marker,attr,optional"`
+	// MaxLength is the longest a string may be, in bytes.
+	MaxLength int `alloy:"max_length,attr"`
+	// Marker is appended to a cut string.
+	Marker string `alloy:"marker,attr,optional"`
 }
 
 // SetToDefault implements syntax.Defaulter.
@@ -87,9 +114,12 @@ func (t *TruncateArguments) SetToDefault() { *t = TruncateArguments{Marker: Defa
 
 // PromoteLabelsArguments is the promote_labels block.
 type PromoteLabelsArguments struct {
-	Fields            []string `alloy:"fields,attr"`
-	MaxValueLength    int      `alloy:"max_value_length,attr,optional"`
-	MaxDistinctValues int      `alloy:"max_distinct_values,attr,optional"`
+	// Fields are the fields to promote: event, trace_id, ... or attributes.KEY.
+	Fields []string `alloy:"fields,attr"`
+	// MaxValueLength is the bytes a label value is cut to.
+	MaxValueLength int `alloy:"max_value_length,attr,optional"`
+	// MaxDistinctValues caps the values of one label; later ones become the overflow value.
+	MaxDistinctValues int `alloy:"max_distinct_values,attr,optional"`
 }
 
 // SetToDefault implements syntax.Defaulter.

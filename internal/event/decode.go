@@ -279,19 +279,10 @@ type partial struct {
 	set fieldSet
 }
 
+// fieldSet has bit 1<<id for each fieldID present.
 type fieldSet uint16
 
-const (
-	hasName fieldSet = 1 << iota
-	hasLevel
-	hasMessage
-	hasService
-	hasTimestamp
-	hasTraceID
-	hasSpanID
-	hasSessionID
-	hasUserID
-)
+func (s fieldSet) has(id fieldID) bool { return s&(1<<id) != 0 }
 
 // decodeObject decodes one event, fills what it lacks from ctx and applies
 // defaults and required-field checks.
@@ -300,7 +291,7 @@ func decodeObject(obj *object, ctx *partial, lim Limits) (Event, []FieldError) {
 	if ctx != nil {
 		p.inherit(ctx)
 	}
-	if p.set&hasName == 0 {
+	if !p.set.has(fieldEvent) {
 		errs = append(errs, FieldError{Field: "event", Code: CodeRequired, Reason: "event name is required"})
 	}
 	if p.ev.Level == 0 {
@@ -325,38 +316,20 @@ func decodePartial(obj *object, lim Limits) (partial, []FieldError) {
 		key := fieldNames[id]
 		var err *FieldError
 		switch fieldID(id) {
-		case fieldEvent:
-			p.ev.Name, err = decodeToken(key, raw, maxNameLen)
-			p.set |= hasName
 		case fieldLevel:
 			p.ev.Level, err = decodeLevel(raw)
-			p.set |= hasLevel
-		case fieldMessage:
-			p.ev.Message, err = decodeString(key, raw, 0)
-			p.set |= hasMessage
-		case fieldService:
-			p.ev.Service, err = decodeToken(key, raw, maxServiceLen)
-			p.set |= hasService
 		case fieldTimestamp:
 			p.ev.Timestamp, err = decodeTimestamp(raw)
-			p.set |= hasTimestamp
-		case fieldTraceID:
-			p.ev.TraceID, err = decodeToken(key, raw, maxNameLen)
-			p.set |= hasTraceID
-		case fieldSpanID:
-			p.ev.SpanID, err = decodeToken(key, raw, maxNameLen)
-			p.set |= hasSpanID
-		case fieldSessionID:
-			p.ev.SessionID, err = decodeString(key, raw, maxIDLen)
-			p.set |= hasSessionID
-		case fieldUserID:
-			p.ev.UserID, err = decodeString(key, raw, maxIDLen)
-			p.set |= hasUserID
 		case fieldAttributes:
 			p.ev.Attributes, err = decodeAttributes(raw, lim)
-		default: // context and events are envelope fields, unknown in an event
-			err = unknownField(key)
+		default:
+			if f := textField(fieldID(id)); f != nil {
+				*f.Ref(&p.ev), err = f.decode(raw)
+			} else { // context and events are envelope fields, unknown in an event
+				err = unknownField(key)
+			}
 		}
+		p.set |= 1 << id
 		if err != nil {
 			errs = append(errs, *err)
 		}
@@ -385,26 +358,20 @@ func unknownField(key string) *FieldError {
 // values winning.
 func (p *partial) inherit(ctx *partial) {
 	c := &ctx.ev
-	take := func(bit fieldSet, dst *string, src string) {
-		if p.set&bit == 0 && ctx.set&bit != 0 {
-			*dst = src
-			p.set |= bit
+	for i := range TextFields {
+		f := &TextFields[i]
+		if !p.set.has(f.id) && ctx.set.has(f.id) {
+			*f.Ref(&p.ev) = *f.Ref(c)
+			p.set |= 1 << f.id
 		}
 	}
-	take(hasName, &p.ev.Name, c.Name)
-	take(hasMessage, &p.ev.Message, c.Message)
-	take(hasService, &p.ev.Service, c.Service)
-	take(hasTraceID, &p.ev.TraceID, c.TraceID)
-	take(hasSpanID, &p.ev.SpanID, c.SpanID)
-	take(hasSessionID, &p.ev.SessionID, c.SessionID)
-	take(hasUserID, &p.ev.UserID, c.UserID)
-	if p.set&hasLevel == 0 && ctx.set&hasLevel != 0 {
+	if !p.set.has(fieldLevel) && ctx.set.has(fieldLevel) {
 		p.ev.Level = c.Level
-		p.set |= hasLevel
+		p.set |= 1 << fieldLevel
 	}
-	if p.set&hasTimestamp == 0 && ctx.set&hasTimestamp != 0 {
+	if !p.set.has(fieldTimestamp) && ctx.set.has(fieldTimestamp) {
 		p.ev.Timestamp = c.Timestamp
-		p.set |= hasTimestamp
+		p.set |= 1 << fieldTimestamp
 	}
 	p.ev.Attributes = mergeAttributes(p.ev.Attributes, c.Attributes)
 }
@@ -435,7 +402,7 @@ func mergeAttributes(own, inherited []Attribute) []Attribute {
 }
 
 // decodeString decodes a valid JSON value that must be a string.
-func decodeString(field string, raw []byte, maxLen int) (string, *FieldError) {
+func decodeString(field string, raw []byte, maxLen int, text bool) (string, *FieldError) {
 	if raw[0] != '"' {
 		return "", &FieldError{Field: field, Code: CodeInvalidType, Reason: "must be a string"}
 	}
@@ -443,7 +410,7 @@ func decodeString(field string, raw []byte, maxLen int) (string, *FieldError) {
 	if maxLen > 0 && len(b) > maxLen {
 		return "", &FieldError{Field: field, Code: CodeTooLong, Reason: fmt.Sprintf("longer than %d bytes", maxLen)}
 	}
-	if hasControl(b, field == "message") {
+	if hasControl(b, text) {
 		return "", &FieldError{Field: field, Code: CodeInvalidValue, Reason: "must not contain control characters"}
 	}
 	return string(b), nil
@@ -468,7 +435,7 @@ func hasControl[T ~string | ~[]byte](s T, text bool) bool {
 // decodeToken decodes a string restricted to letters, digits and _.:- so it
 // is safe as a label value and in LogQL without quoting surprises.
 func decodeToken(field string, raw []byte, maxLen int) (string, *FieldError) {
-	s, err := decodeString(field, raw, maxLen)
+	s, err := decodeString(field, raw, maxLen, false)
 	if err != nil {
 		return "", err
 	}
@@ -497,7 +464,7 @@ func IsToken(s string) bool {
 }
 
 func decodeLevel(raw []byte) (Level, *FieldError) {
-	s, err := decodeString("level", raw, 32)
+	s, err := decodeString("level", raw, 32, false)
 	if err != nil {
 		return 0, err
 	}
@@ -557,7 +524,7 @@ func decodeAttributes(raw []byte, lim Limits) ([]Attribute, *FieldError) {
 		r = reader{data: raw}
 		attrs, _ = r.members(0)
 	}
-	attrs = sortAttributes(attrs)
+	attrs = normalizeAttributes(attrs)
 	for _, a := range attrs {
 		if err := checkAttribute(a.Key, a.Value); err != nil {
 			return nil, err

@@ -143,7 +143,7 @@ func refDecodeObject(obj map[string]json.RawMessage, ctx *partial, lim Limits) (
 	if ctx != nil {
 		p.inherit(ctx)
 	}
-	if p.set&hasName == 0 {
+	if !p.set.has(fieldEvent) {
 		errs = append(errs, FieldError{Field: "event", Code: CodeRequired, Reason: "event name is required"})
 	}
 	if p.ev.Level == 0 {
@@ -169,31 +169,31 @@ func refDecodePartial(obj map[string]json.RawMessage, lim Limits) (partial, []Fi
 		switch key {
 		case "event":
 			p.ev.Name, err = refDecodeToken(key, raw, maxNameLen)
-			p.set |= hasName
+			p.set |= 1 << fieldEvent
 		case "level":
 			p.ev.Level, err = refDecodeLevel(raw)
-			p.set |= hasLevel
+			p.set |= 1 << fieldLevel
 		case "message":
 			p.ev.Message, err = refDecodeString(key, raw, 0)
-			p.set |= hasMessage
+			p.set |= 1 << fieldMessage
 		case "service":
 			p.ev.Service, err = refDecodeToken(key, raw, maxServiceLen)
-			p.set |= hasService
+			p.set |= 1 << fieldService
 		case timestampField:
 			p.ev.Timestamp, err = refDecodeTimestamp(raw)
-			p.set |= hasTimestamp
+			p.set |= 1 << fieldTimestamp
 		case "trace_id":
 			p.ev.TraceID, err = refDecodeToken(key, raw, maxNameLen)
-			p.set |= hasTraceID
+			p.set |= 1 << fieldTraceID
 		case "span_id":
 			p.ev.SpanID, err = refDecodeToken(key, raw, maxNameLen)
-			p.set |= hasSpanID
+			p.set |= 1 << fieldSpanID
 		case "session_id":
 			p.ev.SessionID, err = refDecodeString(key, raw, maxIDLen)
-			p.set |= hasSessionID
+			p.set |= 1 << fieldSessionID
 		case "user_id":
 			p.ev.UserID, err = refDecodeString(key, raw, maxIDLen)
-			p.set |= hasUserID
+			p.set |= 1 << fieldUserID
 		case attributesField:
 			p.ev.Attributes, err = refDecodeAttributes(raw, lim)
 		default:
@@ -305,7 +305,7 @@ func refDecodeAttributes(raw json.RawMessage, lim Limits) ([]Attribute, *FieldEr
 	for k, v := range m {
 		attrs = append(attrs, Attribute{Key: k, Value: v})
 	}
-	attrs = sortAttributes(attrs)
+	attrs = normalizeAttributes(attrs)
 	for _, a := range attrs {
 		if err := checkAttribute(a.Key, a.Value); err != nil {
 			return nil, err

@@ -169,10 +169,18 @@ func TestCORSHeadersOnResponses(t *testing.T) {
 	if r.status != 202 || r.header.Get("Access-Control-Allow-Origin") != appOrigin || r.header.Get("Access-Control-Expose-Headers") != "Retry-After" {
 		t.Errorf("status %d headers %v", r.status, r.header)
 	}
+	// A disallowed origin may read its refusal (so the SDK can say why),
+	// and nothing is accepted.
 	h["Origin"] = "https://evil.example"
 	r = f.do(t, http.MethodPost, PathEvents+"?api_key="+webKey, h, []byte(`{"event":"form.submit"}`))
-	if r.header.Get("Access-Control-Allow-Origin") != "" {
-		t.Errorf("disallowed origin got ACAO %q", r.header.Get("Access-Control-Allow-Origin"))
+	if r.status != http.StatusForbidden || !strings.Contains(r.raw, `"code":"forbidden_origin"`) ||
+		r.header.Get("Access-Control-Allow-Origin") != "https://evil.example" {
+		t.Errorf("disallowed origin: status %d, ACAO %q, body %s", r.status, r.header.Get("Access-Control-Allow-Origin"), r.raw)
+	}
+	// Any other refusal stays unreadable to an origin no client allows.
+	r = f.do(t, http.MethodPost, PathEvents+"?api_key=no-such-key", h, []byte(`{"event":"form.submit"}`))
+	if r.status != http.StatusUnauthorized || r.header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("unknown key from a disallowed origin: status %d, ACAO %q", r.status, r.header.Get("Access-Control-Allow-Origin"))
 	}
 }
 

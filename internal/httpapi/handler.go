@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/common/model"
-
 	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/admission"
 	"github.com/grafana/alloy/curated/internal/event"
@@ -160,123 +158,145 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	if r.ProtoMajor == 1 && r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
 	}
-	if r.Method != http.MethodPost {
-		h.reject(w, endpoint, clientNone, methodNotAllowed("POST, OPTIONS"))
+	name := clientNone
+	status, resp, err := h.handle(w, r, cfg, origin, dryRun, &name)
+	if err != nil {
+		h.reject(w, endpoint, name, err)
 		return
+	}
+	h.finish(w, endpoint, name, status, resp)
+}
+
+// handle runs a request's steps in order: admission, identification,
+// decoding, deciding each event's outcome, reporting it and forwarding.
+// Each step returns an error value; serve alone writes the answer. name is
+// the client's name for metrics once it is known.
+func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, origin string, dryRun bool,
+	name *string) (int, Response, *apiError) {
+	if r.Method != http.MethodPost {
+		return 0, Response{}, methodNotAllowed("POST, OPTIONS")
 	}
 	ticket, refused := h.admission.Enter(admission.Limits{Requests: cfg.MaxConcurrent, Bytes: cfg.MaxInflightBytes})
 	if refused != nil {
-		h.reject(w, endpoint, clientNone, h.refused(refused))
-		return
+		return 0, Response{}, h.refused(refused)
 	}
 	defer ticket.Release()
 
 	received := h.now()
-	client, name, ok := h.identify(w, r, endpoint, cfg, origin, received, ticket)
-	if !ok {
-		return
+	client, err := h.identify(r, cfg, origin, received, ticket, name)
+	if err != nil {
+		return 0, Response{}, err
 	}
-	items, ok := h.decode(w, r, endpoint, name, cfg, ticket, time.Now())
-	if !ok {
-		return
+	items, err := h.decode(w, r, cfg, ticket, time.Now())
+	if err != nil {
+		return 0, Response{}, err
 	}
-	resp, entries, indexes, forbidden := h.refine(cfg, client, items, received, dryRun)
-
+	decisions := decide(cfg, client, items, received, dryRun)
+	var (
+		sum  summary
+		resp Response
+	)
+	if dryRun {
+		rep := &validateReporter{}
+		sum = summarize(decisions, rep)
+		resp = sum.resp
+		resp.Results = rep.results
+	} else {
+		sum = summarize(decisions, eventsReporter{h.metrics})
+		resp = sum.resp
+	}
 	switch {
-	case len(entries) == 0 && forbidden:
-		h.finish(w, endpoint, name, http.StatusForbidden, resp)
-		return
-	case len(entries) == 0 && resp.Dropped == 0:
-		h.finish(w, endpoint, name, http.StatusBadRequest, resp)
-		return
+	case len(sum.entries) == 0 && sum.forbidden:
+		return http.StatusForbidden, resp, nil
+	case len(sum.entries) == 0 && resp.Dropped == 0:
+		return http.StatusBadRequest, resp, nil
 	case dryRun:
-		resp.Accepted = len(entries)
-		h.finish(w, endpoint, name, http.StatusOK, resp)
-		return
-	case len(entries) == 0: // every valid event was dropped by a rule
-		h.finish(w, endpoint, name, http.StatusAccepted, resp)
-		return
+		resp.Accepted = len(sum.entries)
+		return http.StatusOK, resp, nil
+	case len(sum.entries) == 0: // every valid event was dropped by a rule
+		return http.StatusAccepted, resp, nil
 	}
 
-	forwarded, ferr := h.forward(r.Context(), cfg, entries)
+	forwarded, ferr := h.forward(r.Context(), cfg, sum.entries)
 	resp.Accepted = forwarded
 	h.metrics.accepted.Add(float64(forwarded))
-	for _, e := range entries[:forwarded] {
+	for _, e := range sum.entries[:forwarded] {
 		h.metrics.timestamps.WithLabelValues(e.TimestampSource.String()).Inc()
 	}
-	if forwarded < len(entries) {
-		notForwarded := len(entries) - forwarded
-		h.metrics.notForwarded.Add(float64(notForwarded))
-		h.logger.Warn("downstream did not take events in time; answering 503",
-			"client", name, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
-		reason := fmt.Sprintf("not forwarded: the downstream did not take the event within forward_timeout (%s); retry it", cfg.ForwardTimeout)
-		if errors.Is(ferr, context.Canceled) {
-			reason = "not forwarded: the request was canceled"
-		}
-		for _, idx := range indexes[forwarded:] {
-			resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: event.CodeNotForwarded, Reason: reason})
-		}
-		w.Header().Set("Retry-After", retryAfter(cfg.ForwardTimeout))
-		h.finish(w, endpoint, name, http.StatusServiceUnavailable, resp)
-		return
+	if forwarded == len(sum.entries) {
+		return http.StatusAccepted, resp, nil
 	}
-	h.finish(w, endpoint, name, http.StatusAccepted, resp)
+	notForwarded := len(sum.entries) - forwarded
+	h.metrics.notForwarded.Add(float64(notForwarded))
+	h.logger.Warn("downstream did not take events in time; answering 503",
+		"client", *name, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
+	reason := fmt.Sprintf("not forwarded: the downstream did not take the event within forward_timeout (%s); retry it", cfg.ForwardTimeout)
+	if errors.Is(ferr, context.Canceled) {
+		reason = "not forwarded: the request was canceled"
+	}
+	for _, idx := range sum.indexes[forwarded:] {
+		resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: event.CodeNotForwarded, Reason: reason})
+	}
+	w.Header().Set("Retry-After", retryAfter(cfg.ForwardTimeout))
+	return http.StatusServiceUnavailable, resp, nil
 }
 
 // identify applies the per-address limit, authenticates the request and
 // its origin, and applies the client's limits: its rate and its share of
-// what is in flight (and, for browser keys, the address's share). It
-// answers the request itself when it refuses it.
-func (h *Handler) identify(w http.ResponseWriter, r *http.Request, endpoint string, cfg *Config, origin string,
-	received time.Time, ticket *admission.Ticket) (client *access.Client, name string, ok bool) {
+// what is in flight (and, for browser keys, the address's share). It sets
+// *name once the client is known.
+func (h *Handler) identify(r *http.Request, cfg *Config, origin string, received time.Time,
+	ticket *admission.Ticket, name *string) (*access.Client, *apiError) {
 	ip := cfg.Access.ClientIP(r)
 	if ok, wait := h.limiter.AllowIP(ip, received); !ok {
 		h.metrics.throttled.WithLabelValues("ip").Inc()
-		h.reject(w, endpoint, clientNone, rateLimited("this address", wait))
-		return nil, "", false
+		return nil, rateLimited("this address", wait)
 	}
 	client, denial := cfg.Access.Authenticate(r)
 	if denial == nil {
 		denial = client.CheckOrigin(origin)
 	}
 	if denial != nil {
-		h.reject(w, endpoint, clientNone, &apiError{status: denial.Status, field: denial.Field, code: denial.Code, reason: denial.Reason})
-		return nil, "", false
+		e := &apiError{status: denial.Status, field: denial.Field, code: denial.Code, reason: denial.Reason}
+		if denial.Code == event.CodeForbiddenOrigin && origin != "" {
+			// The page may read this refusal, and only this: a browser SDK
+			// then reports a wrong allowed_origins instead of retrying what
+			// looks like a network error. It holds no data but the refusal.
+			e.header = http.Header{}
+			setCORSHeaders(e.header, origin)
+		}
+		return nil, e
 	}
-	name = clientAnonymous
+	*name = clientAnonymous
 	if client != nil {
-		name = client.Name
+		*name = client.Name
 	}
 	if ok, wait := h.limiter.AllowClient(client, received); !ok {
 		h.metrics.throttled.WithLabelValues("client").Inc()
-		h.reject(w, endpoint, name, rateLimited("this client", wait))
-		return nil, "", false
+		return nil, rateLimited("this client", wait)
 	}
 	if client == nil {
-		return client, name, true
+		return client, nil
 	}
 	refused := ticket.Join(admission.Client, client.Name, client.InFlight)
 	if refused == nil && client.Browser {
 		refused = ticket.Join(admission.Address, client.Name+"/"+ip.String(), client.AddressInFlight)
 	}
 	if refused != nil {
-		h.reject(w, endpoint, name, h.refused(refused))
-		return nil, "", false
+		return nil, h.refused(refused)
 	}
-	return client, name, true
+	return client, nil
 }
 
-// decode reads and decodes the body, answering the request itself when the
-// body as a whole is unacceptable. Memory is reserved on the ticket before
-// it is used: the body as it arrives, then what decoding it will take.
-// The body's clock starts at start, on the wall clock (h.now is the events'
-// clock).
-func (h *Handler) decode(w http.ResponseWriter, r *http.Request, endpoint, name string, cfg *Config,
-	ticket *admission.Ticket, start time.Time) ([]event.Item, bool) {
+// decode reads and decodes the body. Memory is reserved on the ticket
+// before it is used: the body as it arrives, then what decoding it will
+// take. The body's clock starts at start, on the wall clock (h.now is the
+// events' clock).
+func (h *Handler) decode(w http.ResponseWriter, r *http.Request, cfg *Config, ticket *admission.Ticket,
+	start time.Time) ([]event.Item, *apiError) {
 	format, aerr := formatOf(r.Header.Get("Content-Type"))
 	if aerr != nil {
-		h.reject(w, endpoint, name, aerr)
-		return nil, false
+		return nil, aerr
 	}
 	lim := bodyLimits{maxBytes: cfg.MaxRequestBytes, timeout: cfg.BodyTimeout, minRate: cfg.MinBodyRate}
 	reserve := func(n int64) *apiError {
@@ -291,95 +311,19 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, endpoint, name 
 		if aerr.code == event.CodeSlowBody {
 			h.metrics.throttled.WithLabelValues(string(event.CodeSlowBody)).Inc()
 		}
-		h.reject(w, endpoint, name, aerr)
-		return nil, false
+		return nil, aerr
 	}
 	defer h.body.pool.put(buf)   // decoded events hold no reference to the buffer
 	w.Header().Del("Connection") // the body is in: the connection may serve more
 	h.metrics.decodedBytes.Add(float64(buf.Len()))
 	batch, err := event.Scan(format, buf.Bytes(), cfg.Limits)
 	if err != nil {
-		h.reject(w, endpoint, name, payloadError(err))
-		return nil, false
+		return nil, payloadError(err)
 	}
 	if aerr := reserve(batch.Cost()); aerr != nil {
-		h.reject(w, endpoint, name, aerr)
-		return nil, false
+		return nil, aerr
 	}
-	return batch.Items(), true
-}
-
-// refine applies the client's restrictions and the rules to every valid
-// event and builds the entries, in request order. indexes holds each
-// entry's position in the request; forbidden says whether a client
-// restriction rejected an event.
-func (h *Handler) refine(cfg *Config, client *access.Client, items []event.Item, received time.Time,
-	dryRun bool) (resp Response, entries []refine.Entry, indexes []int, forbidden bool) {
-	resp = Response{Errors: []ErrorItem{}}
-	entries = make([]refine.Entry, 0, len(items))
-	indexes = make([]int, 0, len(items))
-	for i := range items {
-		it := &items[i]
-		if it.OK() {
-			restrict(client, it)
-		}
-		var applied rules.Result
-		if it.OK() && cfg.Rules != nil {
-			applied = cfg.Rules.Apply(&it.Event, dryRun)
-			it.Errors = append(it.Errors, applied.Errors...)
-		}
-		if !it.OK() {
-			resp.Rejected++
-			for _, fe := range it.Errors {
-				resp.Errors = append(resp.Errors, ErrorItem{Index: &i, Field: fe.Field, Code: fe.Code, Reason: fe.Reason})
-				forbidden = forbidden || fe.Code == event.CodeForbiddenEvent || fe.Code == event.CodeForbidden
-			}
-			if dryRun {
-				resp.Results = append(resp.Results, Result{Index: i, Errors: it.Errors, Rules: applied.Fired})
-			} else {
-				h.metrics.rejected.WithLabelValues(string(it.Errors[0].Code)).Inc()
-			}
-			continue
-		}
-		if applied.Outcome == rules.Drop || applied.Outcome == rules.SampledOut {
-			resp.Dropped++
-			switch {
-			case dryRun:
-				resp.Results = append(resp.Results, Result{Index: i, DroppedBy: applied.Rule, Rules: applied.Fired})
-			case applied.Outcome == rules.Drop:
-				h.metrics.dropped.WithLabelValues(applied.Rule).Inc()
-			default:
-				h.metrics.sampledOut.WithLabelValues(applied.Rule).Inc()
-			}
-			continue
-		}
-		e := cfg.Builder.Build(&it.Event, received)
-		tenant := cfg.Tenant
-		if client != nil {
-			tenant = client.Tenant
-		}
-		if tenant != "" {
-			e.Labels[refine.LabelTenant] = model.LabelValue(tenant)
-		}
-		if dryRun {
-			fired := applied.Fired
-			for _, l := range e.LabelOverflow {
-				fired = append(fired, "label_overflow:"+l)
-			}
-			resp.Results = append(resp.Results, Result{Index: i, Accepted: true, Entry: viewOf(&e), Rules: fired})
-		} else {
-			for _, pattern := range applied.Redactions {
-				h.metrics.redacted.WithLabelValues(pattern).Inc()
-			}
-			for _, l := range e.LabelOverflow {
-				h.metrics.labelOverflow.WithLabelValues(l).Inc()
-			}
-		}
-		entries = append(entries, e)
-		indexes = append(indexes, i)
-	}
-
-	return resp, entries, indexes, forbidden
+	return batch.Items(), nil
 }
 
 // restrict applies the client's restrictions to a valid event: the key

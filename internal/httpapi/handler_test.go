@@ -414,3 +414,21 @@ func TestMetricsCountBytesAndTimestamps(t *testing.T) {
 		t.Errorf("forward_wait_seconds series = %d", n)
 	}
 }
+
+// TestMetricsReuseARegistry: metrics created twice on one registry (a
+// component rebuilt) share the registered collectors instead of failing.
+func TestMetricsReuseARegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatalf("second NewMetrics on the same registry: %v", err)
+	}
+	b.accepted.Add(3)
+	if got := promtest.ToFloat64(a.accepted); got != 3 {
+		t.Errorf("the two share no counter: %v", got)
+	}
+}

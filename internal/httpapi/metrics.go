@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -87,12 +89,41 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Promoted label values replaced by the overflow value because the label reached max_distinct_values, by label.",
 		}, []string{"label"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.accepted, m.rejected, m.notForwarded,
-		m.receivedBytes, m.decodedBytes, m.forwardWait, m.timestamps, m.clientRequests, m.throttled,
-		m.dropped, m.sampledOut, m.redacted, m.labelOverflow} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	var errs []error
+	registerOrGet(reg, &m.requests, &errs)
+	registerOrGet(reg, &m.accepted, &errs)
+	registerOrGet(reg, &m.rejected, &errs)
+	registerOrGet(reg, &m.notForwarded, &errs)
+	registerOrGet(reg, &m.receivedBytes, &errs)
+	registerOrGet(reg, &m.decodedBytes, &errs)
+	registerOrGet(reg, &m.forwardWait, &errs)
+	registerOrGet(reg, &m.timestamps, &errs)
+	registerOrGet(reg, &m.clientRequests, &errs)
+	registerOrGet(reg, &m.throttled, &errs)
+	registerOrGet(reg, &m.dropped, &errs)
+	registerOrGet(reg, &m.sampledOut, &errs)
+	registerOrGet(reg, &m.redacted, &errs)
+	registerOrGet(reg, &m.labelOverflow, &errs)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// registerOrGet registers *c, or points it at the collector registered
+// already under the same description (as Alloy's util.MustRegisterOrGet
+// does): a component rebuilt on the same registry keeps counting where it
+// was instead of failing.
+func registerOrGet[C prometheus.Collector](reg prometheus.Registerer, c *C, errs *[]error) {
+	err := reg.Register(*c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			*c = existing
+			return
+		}
+	}
+	if err != nil {
+		*errs = append(*errs, err)
+	}
 }

@@ -54,18 +54,10 @@ func (t *LabelTracker) admit(label, value string, max int) (string, bool) {
 
 // field is an event field promoted to a label or structured metadata.
 type field struct {
-	path string // "event", "attributes.step", ...
-	name string // the label or metadata name
-	attr string // attribute key, for attributes.KEY
-}
-
-// topLevelFields can be promoted by name.
-var topLevelFields = map[string]func(*event.Event) string{
-	"event":      func(e *event.Event) string { return e.Name },
-	"trace_id":   func(e *event.Event) string { return e.TraceID },
-	"span_id":    func(e *event.Event) string { return e.SpanID },
-	"session_id": func(e *event.Event) string { return e.SessionID },
-	"user_id":    func(e *event.Event) string { return e.UserID },
+	path string           // "event", "attributes.step", ...
+	name string           // the label or metadata name
+	attr string           // attribute key, for attributes.KEY
+	top  *event.TextField // a top-level field, for its name
 }
 
 func parseField(path string) (field, error) {
@@ -77,10 +69,18 @@ func parseField(path string) (field, error) {
 			return f, fmt.Errorf("field %q names no attribute", path)
 		}
 		f.name = SanitizeLabelName(f.attr)
-	case topLevelFields[path] != nil:
-		f.name = path
 	default:
-		return f, fmt.Errorf("field %q must be event, trace_id, span_id, session_id, user_id or attributes.KEY", path)
+		var names []string
+		for i := range event.TextFields {
+			if t := &event.TextFields[i]; t.Promotable {
+				if t.Name == path {
+					f.name, f.top = path, t
+					return f, nil
+				}
+				names = append(names, t.Name)
+			}
+		}
+		return f, fmt.Errorf("field %q must be %s or attributes.KEY", path, strings.Join(names, ", "))
 	}
 	return f, nil
 }

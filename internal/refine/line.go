@@ -10,10 +10,9 @@ import (
 	"github.com/grafana/alloy/curated/internal/event"
 )
 
-// Keys of the JSON log line, in the order they are written.
+// Keys of the JSON log line after the event's line fields
+// (event.TextFields: event, message), in the order they are written.
 const (
-	LineKeyEvent           = "event"
-	LineKeyMessage         = "message"
 	LineKeyAttributes      = "attributes"
 	LineKeyClientTimestamp = "client_timestamp"
 )
@@ -25,11 +24,17 @@ const (
 // sorted attribute keys in moved are left out. A non-zero clientTS is
 // written as client_timestamp, for events whose own timestamp was replaced.
 func appendLine(dst []byte, ev *event.Event, clientTS time.Time, moved []string) []byte {
-	dst = append(dst, `{"`+LineKeyEvent+`":`...)
-	dst = appendString(dst, ev.Name)
-	if ev.Message != "" {
-		dst = append(dst, `,"`+LineKeyMessage+`":`...)
-		dst = appendString(dst, ev.Message)
+	dst = append(dst, '{')
+	for i := range event.TextFields {
+		f := &event.TextFields[i]
+		if v := *f.Ref(ev); f.Line && v != "" {
+			if dst[len(dst)-1] != '{' {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, f.Name)
+			dst = append(dst, ':')
+			dst = appendString(dst, v)
+		}
 	}
 	first := true
 	for _, a := range ev.Attributes {
@@ -169,9 +174,10 @@ func isMoved(moved []string, key string) bool {
 // attributes with nested keys joined by dots (arrays as JSON), then
 // client_timestamp.
 func appendLogfmt(dst []byte, ev *event.Event, clientTS time.Time, moved []string) []byte {
-	dst = appendLogfmtPair(dst, LineKeyEvent, ev.Name)
-	if ev.Message != "" {
-		dst = appendLogfmtPair(dst, LineKeyMessage, ev.Message)
+	for i := range event.TextFields {
+		if f := &event.TextFields[i]; f.Line && *f.Ref(ev) != "" {
+			dst = appendLogfmtPair(dst, f.Name, *f.Ref(ev))
+		}
 	}
 	for _, a := range ev.Attributes {
 		if !isMoved(moved, a.Key) {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/grafana/loki/pkg/push"
@@ -23,14 +22,6 @@ const (
 	// LabelTenant is the reserved label loki.write sends as the tenant
 	// (X-Scope-OrgID) and removes from the entry.
 	LabelTenant = "__tenant_id__"
-)
-
-// Structured metadata keys, in the order they are attached.
-const (
-	MetadataTraceID   = "trace_id"
-	MetadataSpanID    = "span_id"
-	MetadataSessionID = "session_id"
-	MetadataUserID    = "user_id"
 )
 
 // TimestampSource says where an entry's timestamp came from.
@@ -160,7 +151,12 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	if len(b.labels) > 0 && (cfg.MaxLabelValueLength <= 0 || cfg.MaxDistinctValues <= 0) {
 		errs = append(errs, errors.New("labels: max_value_length and max_distinct_values must be greater than 0"))
 	}
-	smTaken := map[string]bool{MetadataTraceID: true, MetadataSpanID: true, MetadataSessionID: true, MetadataUserID: true}
+	smTaken := map[string]bool{}
+	for _, f := range event.TextFields {
+		if f.Metadata {
+			smTaken[f.Name] = true
+		}
+	}
 	for _, p := range cfg.MetadataFields {
 		f, err := parseField(p)
 		if err == nil && f.attr == "" {
@@ -243,13 +239,13 @@ func (b *Builder) Build(ev *event.Event, received time.Time) Entry {
 
 func valueOf(ev *event.Event, f field) string {
 	if f.attr == "" {
-		return topLevelFields[f.path](ev)
+		return *f.top.Ref(ev)
 	}
-	i, ok := slices.BinarySearchFunc(ev.Attributes, f.attr, func(a event.Attribute, k string) int { return strings.Compare(a.Key, k) })
+	v, ok := ev.Attr(f.attr)
 	if !ok {
 		return ""
 	}
-	return event.ValueText(ev.Attributes[i].Value)
+	return event.ValueText(v)
 }
 
 func (b *Builder) timestamp(ev *event.Event, received time.Time) (time.Time, TimestampSource) {
@@ -286,25 +282,18 @@ func (b *Builder) structuredMetadata(ev *event.Event) push.LabelsAdapter {
 	return md
 }
 
+// metadata is the event's own structured metadata: its metadata fields
+// that are set, in TextFields' order.
 func metadata(ev *event.Event) push.LabelsAdapter {
-	n := 0
-	for _, v := range [...]string{ev.TraceID, ev.SpanID, ev.SessionID, ev.UserID} {
-		if v != "" {
-			n++
+	var md push.LabelsAdapter
+	for i := range event.TextFields {
+		f := &event.TextFields[i]
+		if v := *f.Ref(ev); f.Metadata && v != "" {
+			if md == nil {
+				md = make(push.LabelsAdapter, 0, 4)
+			}
+			md = append(md, push.LabelAdapter{Name: f.Name, Value: v})
 		}
 	}
-	if n == 0 {
-		return nil
-	}
-	md := make(push.LabelsAdapter, 0, n)
-	add := func(name, value string) {
-		if value != "" {
-			md = append(md, push.LabelAdapter{Name: name, Value: value})
-		}
-	}
-	add(MetadataTraceID, ev.TraceID)
-	add(MetadataSpanID, ev.SpanID)
-	add(MetadataSessionID, ev.SessionID)
-	add(MetadataUserID, ev.UserID)
 	return md
 }

@@ -119,7 +119,7 @@ func TestCorpusPositivesNeverLeak(t *testing.T) {
 			tl = &tally{}
 			byKind[pos.kind] = tl
 		}
-		for where := range uint8(8) {
+		for where := range uint8(placements) {
 			out, _ := stored(p, b, plant(where, "", pos.text, ""))
 			if out == nil {
 				continue // rejected (such as a key over 128 bytes): nothing stored
@@ -153,7 +153,7 @@ func TestCorpusNegativesUntouched(t *testing.T) {
 	total := 0
 	for _, r := range rows {
 		total++
-		for _, where := range []uint8{0, 1} {
+		for _, where := range []uint8{0, placeOf("message")} {
 			out, res := stored(p, b, plant(where, "", r[1], ""))
 			if out == nil {
 				t.Fatalf("negative %q (%s) was rejected", r[1], r[0])

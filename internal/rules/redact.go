@@ -26,6 +26,19 @@ type redactor struct {
 	custom      []customPattern
 }
 
+// compileRedact compiles the redaction, which runs on every event when it
+// finds anything at all (the default finds everything).
+func compileRedact(cfg Config) (step, error) {
+	r, err := newRedactor(cfg.Redact)
+	if err != nil {
+		return nil, err
+	}
+	if r.builtins == 0 && !r.builtinKeys && len(r.keys) == 0 && len(r.custom) == 0 {
+		return nil, nil
+	}
+	return &r, nil
+}
+
 func newRedactor(cfg RedactConfig) (redactor, error) {
 	r := redactor{builtins: cfg.Builtins, builtinKeys: cfg.BuiltinKeys, keys: map[string]bool{}}
 	switch cfg.KeyAction {
@@ -105,17 +118,12 @@ func (r *redactor) str(s string, where *fieldPath, res *Result, trace bool) stri
 	return out
 }
 
-func (r *redactor) event(ev *event.Event, res *Result, trace bool) {
-	for _, f := range [...]struct {
-		name fieldPath
-		v    *string
-	}{
-		{fieldPath{key: "event"}, &ev.Name}, {fieldPath{key: "message"}, &ev.Message}, {fieldPath{key: "service"}, &ev.Service},
-		{fieldPath{key: "trace_id"}, &ev.TraceID}, {fieldPath{key: "span_id"}, &ev.SpanID},
-		{fieldPath{key: "session_id"}, &ev.SessionID}, {fieldPath{key: "user_id"}, &ev.UserID},
-	} {
-		if *f.v != "" {
-			*f.v = r.str(*f.v, &f.name, res, trace)
+func (r *redactor) apply(ev *event.Event, res *Result, trace bool) bool {
+	for i := range event.TextFields {
+		f := &event.TextFields[i]
+		if v := f.Ref(ev); *v != "" {
+			where := fieldPath{key: f.Name}
+			*v = r.str(*v, &where, res, trace)
 		}
 	}
 	keysChanged := false
@@ -146,8 +154,9 @@ func (r *redactor) event(ev *event.Event, res *Result, trace bool) {
 	}
 	ev.Attributes = out
 	if keysChanged {
-		ev.Attributes = normalize(ev.Attributes)
+		ev.Normalize()
 	}
+	return false
 }
 
 // cleanString reports whether str would leave s unchanged.

@@ -232,3 +232,25 @@ func TestCompileErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryKindIsApplied compiles a configuration with every kind of rule
+// and runs it: a kind missing from apply's switch panics.
+func TestEveryKindIsApplied(t *testing.T) {
+	cfg := Config{
+		Schema:     &SchemaConfig{MaxAttributes: 10},
+		Drops:      []DropConfig{{Name: "d", Events: []string{"never"}}},
+		Samples:    []SampleConfig{{Name: "s", Rate: 1}},
+		Attributes: AttributesConfig{Set: map[string]string{"k": "v"}},
+		Hash:       HashConfig{Fields: []string{"user_id"}, Secret: "s"},
+		Redact:     DefaultRedact(),
+		Truncate:   TruncateConfig{MaxLength: 100, Marker: "…"},
+	}
+	p := mustCompile(t, cfg)
+	if len(p.steps) != len(kinds) {
+		t.Fatalf("%d steps for %d kinds: configure every kind here", len(p.steps), len(kinds))
+	}
+	ev := decodeOne(t, `{"event":"x","user_id":"u"}`)
+	if res := p.Apply(&ev, true); res.Outcome != Keep || len(res.Fired) == 0 {
+		t.Errorf("result %+v", res)
+	}
+}

@@ -1,0 +1,135 @@
+// The browser scenarios of e2e/sdkjs_test.go. Each page learns its scenario
+// and settings from the query string and reports to its own origin.
+import { init, track, flush } from "/curated.min.js";
+
+const p = new URLSearchParams(location.search);
+const s = p.get("s");
+const run = p.get("run");
+// A report cut off by the page closing must not become an unhandled
+// rejection: the SDK would send it as a browser.error.
+const report = (what) => fetch("/report?" + new URLSearchParams({ s, ...what }), { keepalive: true }).catch(() => {});
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const options = (extra) => ({
+  endpoint: p.get("api"),
+  key: p.get("key"),
+  service: "sdk-js",
+  release: "e2e",
+  attributes: { run, scenario: s },
+  minBackoff: 200,
+  maxBackoff: 1000,
+  ...extra,
+});
+const page = (q) => "/page.html?" + new URLSearchParams({ ...Object.fromEntries(p), ...q });
+
+switch (s) {
+  // (a) Track five events over 200 ms, then navigate away; page after page.
+  // Without persistence: the page-exit beacons alone must carry the events
+  // (with it, the next page would send what a page left stored).
+  case "nav": {
+    const i = +p.get("i");
+    const pages = +p.get("pages");
+    init(options({ persist: false }));
+    for (let k = 0; k < 5; k++) {
+      track("nav.step", { n: i * 5 + k });
+      await sleep(40);
+    }
+    if (i + 1 < pages) location.href = page({ i: i + 1 });
+    else report({ done: await flush(30000) });
+    break;
+  }
+  // (b) The API is down: track, fail, reload; the reloaded page reports what
+  // it found stored, then delivers it once the API is back.
+  case "reload": {
+    const c = init(options());
+    if (!sessionStorage.getItem("reloaded")) {
+      for (let n = 0; n < 20; n++) track("reload.event", { n });
+      await flush(1500); // fails: the API is down
+      sessionStorage.setItem("reloaded", "1");
+      location.reload();
+      break;
+    }
+    // Adoption runs under a Web Lock, a moment after init.
+    for (let k = 0; k < 100 && c.stats().queued < 20; k++) await sleep(20);
+    report({ phase: "reloaded", queued: c.stats().queued });
+    report({ phase: "delivered", done: await flush(60000), queued: c.stats().queued });
+    break;
+  }
+  // (c) Three tabs share one origin's storage while the API is down; the
+  // third closes. The other two adopt its events and all deliver.
+  case "tabs": {
+    const tab = p.get("tab");
+    const c = init(options());
+    if (tab == "1") {
+      window.open(page({ tab: 2 }));
+      window.open(page({ tab: 3 }));
+    }
+    for (let n = 0; n < 30; n++) track("tabs.event", { tab, n });
+    await flush(1500); // fails: the API is down
+    if (tab == "3") {
+      report({ tab, phase: "closing", queued: c.stats().queued });
+      window.close();
+      break;
+    }
+    const tick = setInterval(() => report({ tab, phase: "waiting", queued: c.stats().queued }), 200);
+    const done = await flush(60000);
+    clearInterval(tick);
+    report({ tab, phase: "delivered", done, queued: c.stats().queued });
+    break;
+  }
+  // (d) A key with a small rate limit: the second request gets a real 429
+  // with Retry-After, and the retry waits for it.
+  case "ratelimit": {
+    init(options());
+    track("ratelimit.event", { n: 0 });
+    const first = await flush(20000);
+    track("ratelimit.event", { n: 1 });
+    track("ratelimit.event", { n: 2 });
+    report({ done: first && (await flush(30000)) });
+    break;
+  }
+  // localStorage is full: tracking still works (the queue lives in memory,
+  // storage keeps what fits) and nothing throws into the page.
+  case "quota": {
+    for (const size of [1 << 20, 1 << 16, 1 << 12, 1 << 8]) {
+      for (let k = 0; ; k++) {
+        try {
+          localStorage.setItem(`junk.${size}.${k}`, "x".repeat(size));
+        } catch {
+          break;
+        }
+      }
+    }
+    let threw = "";
+    const c = init(options());
+    try {
+      for (let n = 0; n < 40; n++) track("quota.event", { n, pad: "y".repeat(400) });
+    } catch (e) {
+      threw = String(e);
+    }
+    report({ threw, done: await flush(30000), queued: c.stats().queued });
+    break;
+  }
+  // Uncaught errors and unhandled rejections are sent as browser.error,
+  // the same error once.
+  case "errors": {
+    const c = init(options());
+    for (let k = 0; k < 3; k++) setTimeout(() => { throw new Error("boom-uncaught"); }, 10 * k);
+    Promise.reject(new TypeError("boom-rejected"));
+    for (let k = 0; k < 100 && c.stats().queued + c.stats().sent < 2; k++) await sleep(20);
+    await sleep(200); // the two repeats of the uncaught error, if they were sent, are queued by now
+    report({ done: await flush(20000) });
+    break;
+  }
+  // (e) An origin the key does not allow: the refusal is reported, nothing
+  // is kept for later.
+  case "denied": {
+    const dropped = [];
+    const c = init(options({ onDrop: (evs, reason, detail) => dropped.push(`${evs.length}:${reason}:${detail}`) }));
+    for (let n = 0; n < 5; n++) track("denied.event", { n });
+    const done = await flush(20000);
+    await sleep(100);
+    const stored = Object.keys(localStorage).filter((k) => k.startsWith("curated.")).map((k) => k + "=" + localStorage.getItem(k));
+    report({ done, queued: c.stats().queued, dropped: dropped.join("|"), stored: stored.join("|") });
+    break;
+  }
+}

@@ -1,0 +1,143 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/grafana/alloy/curated/internal/access"
+	"github.com/grafana/alloy/curated/internal/event"
+	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/rules"
+)
+
+// decision is what became of one event of a request.
+type decision struct {
+	index   int
+	item    *event.Item // its Errors say why a rejected event was rejected
+	applied rules.Result
+	entry   refine.Entry // the entry of an accepted event
+}
+
+func (d *decision) rejected() bool { return !d.item.OK() }
+
+func (d *decision) dropped() bool {
+	return d.applied.Outcome == rules.Drop || d.applied.Outcome == rules.SampledOut
+}
+
+// decide applies the client's restrictions and the rules to every valid
+// event and builds the entries, in request order. It decides and reports
+// nothing: summarize and a reporter do.
+func decide(cfg *Config, client *access.Client, items []event.Item, received time.Time, trace bool) []decision {
+	out := make([]decision, len(items))
+	for i := range items {
+		d := &out[i]
+		d.index, d.item = i, &items[i]
+		if d.item.OK() {
+			restrict(client, d.item)
+		}
+		if d.item.OK() && cfg.Rules != nil {
+			d.applied = cfg.Rules.Apply(&d.item.Event, trace)
+			d.item.Errors = append(d.item.Errors, d.applied.Errors...)
+		}
+		if d.rejected() || d.dropped() {
+			continue
+		}
+		d.entry = cfg.Builder.Build(&d.item.Event, received)
+		tenant := cfg.Tenant
+		if client != nil {
+			tenant = client.Tenant
+		}
+		if tenant != "" {
+			d.entry.Labels[refine.LabelTenant] = model.LabelValue(tenant)
+		}
+	}
+	return out
+}
+
+// summary is a request's decisions as the response counts them, with the
+// entries to forward.
+type summary struct {
+	resp      Response
+	entries   []refine.Entry
+	indexes   []int // each entry's position in the request
+	forbidden bool  // a client restriction rejected an event
+}
+
+// reporter is told each decision: /v1/events counts them in metrics,
+// /v1/events/validate lists them in its results.
+type reporter interface {
+	rejected(d *decision)
+	dropped(d *decision)
+	accepted(d *decision)
+}
+
+func summarize(decisions []decision, rep reporter) summary {
+	s := summary{resp: Response{Errors: []ErrorItem{}}}
+	s.entries = make([]refine.Entry, 0, len(decisions))
+	s.indexes = make([]int, 0, len(decisions))
+	for i := range decisions {
+		d := &decisions[i]
+		switch {
+		case d.rejected():
+			s.resp.Rejected++
+			for _, fe := range d.item.Errors {
+				s.resp.Errors = append(s.resp.Errors, ErrorItem{Index: &d.index, Field: fe.Field, Code: fe.Code, Reason: fe.Reason})
+				s.forbidden = s.forbidden || fe.Code == event.CodeForbiddenEvent || fe.Code == event.CodeForbidden
+			}
+			rep.rejected(d)
+		case d.dropped():
+			s.resp.Dropped++
+			rep.dropped(d)
+		default:
+			s.entries = append(s.entries, d.entry)
+			s.indexes = append(s.indexes, d.index)
+			rep.accepted(d)
+		}
+	}
+	return s
+}
+
+// eventsReporter counts outcomes in the API's metrics.
+type eventsReporter struct{ m *Metrics }
+
+func (r eventsReporter) rejected(d *decision) {
+	r.m.rejected.WithLabelValues(string(d.item.Errors[0].Code)).Inc()
+}
+
+func (r eventsReporter) dropped(d *decision) {
+	if d.applied.Outcome == rules.Drop {
+		r.m.dropped.WithLabelValues(d.applied.Rule).Inc()
+		return
+	}
+	r.m.sampledOut.WithLabelValues(d.applied.Rule).Inc()
+}
+
+func (r eventsReporter) accepted(d *decision) {
+	for _, pattern := range d.applied.Redactions {
+		r.m.redacted.WithLabelValues(pattern).Inc()
+	}
+	for _, l := range d.entry.LabelOverflow {
+		r.m.labelOverflow.WithLabelValues(l).Inc()
+	}
+}
+
+// validateReporter lists each event's result for a dry run; metrics count
+// only real traffic.
+type validateReporter struct{ results []Result }
+
+func (r *validateReporter) rejected(d *decision) {
+	r.results = append(r.results, Result{Index: d.index, Errors: d.item.Errors, Rules: d.applied.Fired})
+}
+
+func (r *validateReporter) dropped(d *decision) {
+	r.results = append(r.results, Result{Index: d.index, DroppedBy: d.applied.Rule, Rules: d.applied.Fired})
+}
+
+func (r *validateReporter) accepted(d *decision) {
+	fired := d.applied.Fired
+	for _, l := range d.entry.LabelOverflow {
+		fired = append(fired, "label_overflow:"+l)
+	}
+	r.results = append(r.results, Result{Index: d.index, Accepted: true, Entry: viewOf(&d.entry), Rules: fired})
+}
