@@ -159,12 +159,22 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 		w.Header().Set("Connection", "close")
 	}
 	name := clientNone
-	status, resp, err := h.handle(w, r, cfg, origin, dryRun, &name)
+	a, err := h.handle(w, r, cfg, origin, dryRun, &name)
 	if err != nil {
 		h.reject(w, endpoint, name, err)
 		return
 	}
-	h.finish(w, endpoint, name, status, resp)
+	for k, v := range a.header {
+		w.Header()[k] = v
+	}
+	h.finish(w, endpoint, name, a.status, a.body)
+}
+
+// answer is what a request that got through its steps is told.
+type answer struct {
+	status int
+	body   Response
+	header http.Header
 }
 
 // handle runs a request's steps in order: admission, identification,
@@ -172,24 +182,24 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 // Each step returns an error value; serve alone writes the answer. name is
 // the client's name for metrics once it is known.
 func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, origin string, dryRun bool,
-	name *string) (int, Response, *apiError) {
+	name *string) (answer, *apiError) {
 	if r.Method != http.MethodPost {
-		return 0, Response{}, methodNotAllowed("POST, OPTIONS")
+		return answer{}, methodNotAllowed("POST, OPTIONS")
 	}
 	ticket, refused := h.admission.Enter(admission.Limits{Requests: cfg.MaxConcurrent, Bytes: cfg.MaxInflightBytes})
 	if refused != nil {
-		return 0, Response{}, h.refused(refused)
+		return answer{}, h.refused(refused)
 	}
 	defer ticket.Release()
 
 	received := h.now()
 	client, err := h.identify(r, cfg, origin, received, ticket, name)
 	if err != nil {
-		return 0, Response{}, err
+		return answer{}, err
 	}
 	items, err := h.decode(w, r, cfg, ticket, time.Now())
 	if err != nil {
-		return 0, Response{}, err
+		return answer{}, err
 	}
 	decisions := decide(cfg, client, items, received, dryRun)
 	var (
@@ -207,14 +217,14 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	}
 	switch {
 	case len(sum.entries) == 0 && sum.forbidden:
-		return http.StatusForbidden, resp, nil
+		return answer{status: http.StatusForbidden, body: resp}, nil
 	case len(sum.entries) == 0 && resp.Dropped == 0:
-		return http.StatusBadRequest, resp, nil
+		return answer{status: http.StatusBadRequest, body: resp}, nil
 	case dryRun:
 		resp.Accepted = len(sum.entries)
-		return http.StatusOK, resp, nil
+		return answer{status: http.StatusOK, body: resp}, nil
 	case len(sum.entries) == 0: // every valid event was dropped by a rule
-		return http.StatusAccepted, resp, nil
+		return answer{status: http.StatusAccepted, body: resp}, nil
 	}
 
 	forwarded, ferr := h.forward(r.Context(), cfg, sum.entries)
@@ -224,7 +234,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 		h.metrics.timestamps.WithLabelValues(e.TimestampSource.String()).Inc()
 	}
 	if forwarded == len(sum.entries) {
-		return http.StatusAccepted, resp, nil
+		return answer{status: http.StatusAccepted, body: resp}, nil
 	}
 	notForwarded := len(sum.entries) - forwarded
 	h.metrics.notForwarded.Add(float64(notForwarded))
@@ -237,8 +247,8 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	for _, idx := range sum.indexes[forwarded:] {
 		resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: event.CodeNotForwarded, Reason: reason})
 	}
-	w.Header().Set("Retry-After", retryAfter(cfg.ForwardTimeout))
-	return http.StatusServiceUnavailable, resp, nil
+	return answer{status: http.StatusServiceUnavailable, body: resp,
+		header: http.Header{"Retry-After": {retryAfter(cfg.ForwardTimeout)}}}, nil
 }
 
 // identify applies the per-address limit, authenticates the request and
