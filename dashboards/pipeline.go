@@ -31,9 +31,9 @@ func pipeline() *dashboard.DashboardBuilder {
 			Unit("short").NoValue("0").ReduceOptions(reduce("lastNotNull")).Thresholds(thresholds(1, 10)).
 			WithTarget(instant("A", alloyLineCount("downstream did not take events in time")))).
 		WithPanel(stat.NewPanelBuilder().Title("Config reloads").Span(6).Height(4).
-			Description("Config reloads (/-/reload or SIGHUP). Process starts are not counted: what alloy-custom logs before its logging pipeline runs never reaches Loki.").
+			Description("Config reloads by /-/reload (SIGHUP reloads may not reach Loki). Process starts are not counted: what alloy-custom logs before its logging pipeline runs never reaches Loki.").
 			Unit("short").NoValue("0").ReduceOptions(reduce("lastNotNull")).
-			WithTarget(instant("A", `sum(count_over_time(`+alloyLogs+` |~ "reload requested|config reloaded" [$__range]))`))).
+			WithTarget(instant("A", `sum(count_over_time(`+alloyLogs+` |= "reload requested" [$__range]))`))).
 		WithPanel(stat.NewPanelBuilder().Title("Error lines").Span(6).Height(4).
 			Unit("short").NoValue("0").ReduceOptions(reduce("lastNotNull")).Thresholds(thresholds(1, 10)).
 			WithTarget(instant("A", `sum(count_over_time(`+alloyLogs+` | json level | level="error" [$__range]))`))).
