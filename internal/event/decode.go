@@ -284,6 +284,8 @@ type fieldSet uint16
 
 func (s fieldSet) has(id fieldID) bool { return s&(1<<id) != 0 }
 
+func (s *fieldSet) add(id fieldID) { *s |= 1 << id }
+
 // decodeObject decodes one event, fills what it lacks from ctx and applies
 // defaults and required-field checks.
 func decodeObject(obj *object, ctx *partial, lim Limits) (Event, []FieldError) {
@@ -329,7 +331,7 @@ func decodePartial(obj *object, lim Limits) (partial, []FieldError) {
 				err = unknownField(key)
 			}
 		}
-		p.set |= 1 << id
+		p.set.add(fieldID(id))
 		if err != nil {
 			errs = append(errs, *err)
 		}
@@ -362,16 +364,16 @@ func (p *partial) inherit(ctx *partial) {
 		f := &TextFields[i]
 		if !p.set.has(f.id) && ctx.set.has(f.id) {
 			*f.Ref(&p.ev) = *f.Ref(c)
-			p.set |= 1 << f.id
+			p.set.add(f.id)
 		}
 	}
 	if !p.set.has(fieldLevel) && ctx.set.has(fieldLevel) {
 		p.ev.Level = c.Level
-		p.set |= 1 << fieldLevel
+		p.set.add(fieldLevel)
 	}
 	if !p.set.has(fieldTimestamp) && ctx.set.has(fieldTimestamp) {
 		p.ev.Timestamp = c.Timestamp
-		p.set |= 1 << fieldTimestamp
+		p.set.add(fieldTimestamp)
 	}
 	p.ev.Attributes = mergeAttributes(p.ev.Attributes, c.Attributes)
 }

@@ -169,31 +169,31 @@ func refDecodePartial(obj map[string]json.RawMessage, lim Limits) (partial, []Fi
 		switch key {
 		case "event":
 			p.ev.Name, err = refDecodeToken(key, raw, maxNameLen)
-			p.set |= 1 << fieldEvent
+			p.set.add(fieldEvent)
 		case "level":
 			p.ev.Level, err = refDecodeLevel(raw)
-			p.set |= 1 << fieldLevel
+			p.set.add(fieldLevel)
 		case "message":
 			p.ev.Message, err = refDecodeString(key, raw, 0)
-			p.set |= 1 << fieldMessage
+			p.set.add(fieldMessage)
 		case "service":
 			p.ev.Service, err = refDecodeToken(key, raw, maxServiceLen)
-			p.set |= 1 << fieldService
+			p.set.add(fieldService)
 		case timestampField:
 			p.ev.Timestamp, err = refDecodeTimestamp(raw)
-			p.set |= 1 << fieldTimestamp
+			p.set.add(fieldTimestamp)
 		case "trace_id":
 			p.ev.TraceID, err = refDecodeToken(key, raw, maxNameLen)
-			p.set |= 1 << fieldTraceID
+			p.set.add(fieldTraceID)
 		case "span_id":
 			p.ev.SpanID, err = refDecodeToken(key, raw, maxNameLen)
-			p.set |= 1 << fieldSpanID
+			p.set.add(fieldSpanID)
 		case "session_id":
 			p.ev.SessionID, err = refDecodeString(key, raw, maxIDLen)
-			p.set |= 1 << fieldSessionID
+			p.set.add(fieldSessionID)
 		case "user_id":
 			p.ev.UserID, err = refDecodeString(key, raw, maxIDLen)
-			p.set |= 1 << fieldUserID
+			p.set.add(fieldUserID)
 		case attributesField:
 			p.ev.Attributes, err = refDecodeAttributes(raw, lim)
 		default:

@@ -39,6 +39,7 @@ export function init(options: BrowserOptions): Client {
   const ls = o.persist ? storage(() => localStorage) : undefined;
   const slot = PREFIX + rnd();
   let stored = false; // this page has a slot in storage
+  let dirty = false; // the queue changed since the slot was written
   let sid: string | undefined;
   if (o.session) {
     const ss = storage(() => sessionStorage);
@@ -47,6 +48,7 @@ export function init(options: BrowserOptions): Client {
   }
   const url = (u: string) => (o.key ? u + (u.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(o.key) : u);
   const save = (items: Item[], t = Date.now()) => {
+    dirty = false;
     if (!ls) return;
     for (let n = items.length; ; n >>= 1) {
       try {
@@ -64,7 +66,11 @@ export function init(options: BrowserOptions): Client {
       const r = await fetch(url(u), { method: "POST", body, keepalive: true });
       return { status: r.status, retryAfter_: r.headers.get("Retry-After"), body: await r.json().catch(() => undefined) };
     },
-    changed_: (q) => save(q),
+    // One write per burst of changes, not one per track call: a write is
+    // the whole queue (up to maxQueueBytes). Page exit writes at once.
+    changed_: () => {
+      if (!dirty) (dirty = true), queueMicrotask(() => dirty && save(c.pending_(true)));
+    },
     owns_: () => !stored || !ls || ls.getItem(slot) != null,
     offline_: () => navigator.onLine === false,
     decorate_(e: CuratedEvent) {
