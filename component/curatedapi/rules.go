@@ -84,6 +84,9 @@ type RedactArguments struct {
 	SecretKeys bool `alloy:"secret_keys,attr,optional"`
 	// Keys are extra attribute names to treat as secrets (case-insensitive).
 	Keys []string `alloy:"keys,attr,optional"`
+	// QueryParams are extra URL query parameter names whose values are
+	// secrets in any text (with the credential detector on).
+	QueryParams []string `alloy:"query_params,attr,optional"`
 	// KeyAction is what happens to a secret-named attribute: mask or remove.
 	KeyAction string `alloy:"key_action,attr,optional"`
 	// Patterns are named regular expressions replaced by [REDACTED:name].
@@ -135,6 +138,7 @@ func (a *Arguments) rulesConfig() (rules.Config, error) {
 		Redact: rules.RedactConfig{
 			BuiltinKeys: a.Redact.SecretKeys,
 			Keys:        a.Redact.Keys,
+			QueryParams: a.Redact.QueryParams,
 			KeyAction:   a.Redact.KeyAction,
 			Patterns:    a.Redact.Patterns,
 		},

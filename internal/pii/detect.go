@@ -669,7 +669,7 @@ func looksLikeDate(run string) bool {
 // credential matches the value of a secret-named parameter or key in text
 // (password=..., "api_key": "...", token: ...) and the user:password of a
 // URL (https://user:pass@host), around the '=' or ':' at s[p].
-func credential(s string, p int) (Match, bool) {
+func credential(s string, p int, params ParamNames) (Match, bool) {
 	if s[p] == ':' && strings.HasPrefix(s[p+1:], "//") {
 		j := p + 3
 		colon := false
@@ -701,7 +701,11 @@ func credential(s string, p int) (Match, bool) {
 		return Match{}, false
 	}
 	var buf [128]byte
-	if !IsSecretName(NormalizeName(s[k:end], &buf)) {
+	name := NormalizeName(s[k:end], &buf)
+	// In a URL query (?name= or &name=) more names hold secrets: key,
+	// sig, signature, ... and those the configuration adds.
+	inQuery := k > 0 && (s[k-1] == '?' || s[k-1] == '&') && s[p] == '='
+	if !IsSecretName(name) && !(inQuery && (IsSecretQueryParam(s[k:end], name) || params.has(name))) {
 		return Match{}, false
 	}
 	// The value: quoted, or up to a delimiter.

@@ -94,9 +94,13 @@ func Marker(k Kind) string { return "[REDACTED:" + k.String() + "]" }
 
 // Redact returns s with every match of the kinds in set replaced by its
 // marker, and which kinds matched. It returns s itself when nothing matched.
-func Redact(s string, set Set) (string, Set) {
+func Redact(s string, set Set) (string, Set) { return RedactWith(s, set, nil) }
+
+// RedactWith is Redact with extra URL query parameter names whose values
+// are secrets (Credential), beside the built-in ones (QueryParamNames).
+func RedactWith(s string, set Set, params ParamNames) (string, Set) {
 	var buf [8]Match
-	ms := Find(s, set, buf[:0])
+	ms := FindWith(s, set, params, buf[:0])
 	if len(ms) == 0 {
 		return s, 0
 	}
@@ -118,9 +122,12 @@ func Redact(s string, set Set) (string, Set) {
 // Text written with look-alike characters (no-break spaces, dashes,
 // fullwidth forms, zero-width characters) is matched as if written plainly;
 // offsets are always those of s.
-func Find(s string, set Set, dst []Match) []Match {
+func Find(s string, set Set, dst []Match) []Match { return FindWith(s, set, nil, dst) }
+
+// FindWith is Find with extra secret URL query parameter names.
+func FindWith(s string, set Set, params ParamNames, dst []Match) []Match {
 	start := len(dst)
-	dst, odd := find(s, set, dst)
+	dst, odd := find(s, set, params, dst)
 	if !odd {
 		return dst
 	}
@@ -129,7 +136,7 @@ func Find(s string, set Set, dst []Match) []Match {
 	if !n.normalize(s) {
 		return dst
 	}
-	dst, _ = find(unsafeString(n.text), set, dst[:start])
+	dst, _ = find(unsafeString(n.text), set, params, dst[:start])
 	for k := start; k < len(dst); k++ {
 		dst[k].Start, dst[k].End = n.orig[dst[k].Start], n.orig[dst[k].End]
 	}
@@ -138,7 +145,7 @@ func Find(s string, set Set, dst []Match) []Match {
 
 // find scans s as it is; odd reports whether s holds a character that
 // normalize would rewrite, so Find scans again only then.
-func find(s string, set Set, dst []Match) (_ []Match, odd bool) {
+func find(s string, set Set, params ParamNames, dst []Match) (_ []Match, odd bool) {
 	start := len(dst)
 	awsKeyFound := false
 	for i := 0; i < len(s); {
@@ -156,7 +163,7 @@ func find(s string, set Set, dst []Match) (_ []Match, odd bool) {
 			i++
 			continue
 		}
-		m, ok := matchAt(s, i, set)
+		m, ok := matchAt(s, i, set, params)
 		if !ok {
 			i++
 			continue
@@ -246,7 +253,7 @@ var prefixPair = func() (t [256][128]bool) {
 }()
 
 // matchAt tries the detectors whose first character can start at s[i].
-func matchAt(s string, i int, set Set) (Match, bool) {
+func matchAt(s string, i int, set Set, params ParamNames) (Match, bool) {
 	c := s[i]
 	switch c {
 	case '@', '%':
@@ -256,7 +263,7 @@ func matchAt(s string, i int, set Set) (Match, bool) {
 		return Match{}, false
 	case '=', ':':
 		if set.Has(Credential) {
-			if m, ok := credential(s, i); ok {
+			if m, ok := credential(s, i, params); ok {
 				return m, true
 			}
 		}

@@ -88,6 +88,7 @@ type RedactConfig struct {
 	// (password, token, authorization, card number, ...).
 	BuiltinKeys bool
 	Keys        []string          // extra sensitive key names (case-insensitive)
+	QueryParams []string          // extra URL query parameter names whose values are secrets
 	KeyAction   string            // mask or remove
 	Patterns    map[string]string // name -> regexp, replaced by [REDACTED:name]
 }

@@ -22,6 +22,7 @@ type redactor struct {
 	builtins    pii.Set
 	builtinKeys bool
 	keys        map[string]bool // normalized extra key names
+	queryParams pii.ParamNames  // extra secret query parameter names
 	remove      bool
 	custom      []customPattern
 }
@@ -40,7 +41,7 @@ func compileRedact(cfg Config) (step, error) {
 }
 
 func newRedactor(cfg RedactConfig) (redactor, error) {
-	r := redactor{builtins: cfg.Builtins, builtinKeys: cfg.BuiltinKeys, keys: map[string]bool{}}
+	r := redactor{builtins: cfg.Builtins, builtinKeys: cfg.BuiltinKeys, keys: map[string]bool{}, queryParams: pii.NewParamNames(cfg.QueryParams)}
 	switch cfg.KeyAction {
 	case "", KeyActionMask:
 	case KeyActionRemove:
@@ -98,7 +99,7 @@ func (p *fieldPath) String() string {
 
 // str redacts one string, recording what it found.
 func (r *redactor) str(s string, where *fieldPath, res *Result, trace bool) string {
-	out, found := pii.Redact(s, r.builtins)
+	out, found := pii.RedactWith(s, r.builtins, r.queryParams)
 	if found != 0 {
 		for _, k := range pii.Kinds() {
 			if found.Has(k) {
@@ -162,7 +163,7 @@ func (r *redactor) apply(ev *event.Event, res *Result, trace bool) bool {
 // cleanString reports whether str would leave s unchanged.
 func (r *redactor) cleanString(s string) bool {
 	var buf [4]pii.Match
-	if len(pii.Find(s, r.builtins, buf[:0])) > 0 {
+	if len(pii.FindWith(s, r.builtins, r.queryParams, buf[:0])) > 0 {
 		return false
 	}
 	for i := range r.custom {

@@ -254,3 +254,28 @@ func TestEveryKindIsApplied(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 }
+
+// Secrets in URL query parameters are found by name in every text field:
+// the built-in names (key, sig, signature, *_token, ...) and those the
+// configuration adds; everyday parameters stay.
+func TestRedactQueryParams(t *testing.T) {
+	cfg := DefaultRedact()
+	cfg.QueryParams = []string{"partner_ref"}
+	p := mustCompile(t, Config{Redact: cfg})
+	ev := decodeOne(t, `{"event":"x","message":"GET https://places.example.com/v1?q=seoul&key=K123SECRET&page=2",
+		"attributes":{"url":"/cb?partner_ref=PR9SECRET&lang=ko","err":"https://cdn/a.jpg?Signature=S1SECRET&monkey=1"}}`)
+	p.Apply(&ev, false)
+	if ev.Message != "GET https://places.example.com/v1?q=seoul&key=[REDACTED:credential]&page=2" {
+		t.Errorf("message = %q", ev.Message)
+	}
+	want := `{"err":"https://cdn/a.jpg?Signature=[REDACTED:credential]\u0026monkey=1","url":"/cb?partner_ref=[REDACTED:credential]\u0026lang=ko"}`
+	if got := attrsJSON(ev); got != want {
+		t.Errorf("attributes:\n got %s\nwant %s", got, want)
+	}
+	// Without the configured name, its value stays.
+	p = mustCompile(t, Config{Redact: DefaultRedact()})
+	ev = decodeOne(t, `{"event":"x","message":"/cb?partner_ref=PR9&lang=ko"}`)
+	if p.Apply(&ev, false); ev.Message != "/cb?partner_ref=PR9&lang=ko" {
+		t.Errorf("message = %q", ev.Message)
+	}
+}

@@ -119,3 +119,19 @@ func BenchmarkHandlerHandle(b *testing.B) {
 		_ = h.Handle(ctx, r)
 	}
 }
+
+// BenchmarkHandlerWithGroups is a logger with With attributes and a group,
+// as services build per request (goal: <= 2 allocations per record): the
+// record's attributes merge with the With ones while encoding.
+func BenchmarkHandlerWithGroups(b *testing.B) {
+	c := idleClient(b)
+	log := slog.New(c.Handler(nil)).With(slog.String("event", "form.step"), slog.Group("req", slog.String("id", "r-1"))).
+		WithGroup("req").With(slog.String("route", "/apply"))
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		drainEvery(b, c, i)
+		log.LogAttrs(ctx, slog.LevelInfo, "step done", slog.Int("step", 3), slog.String("country", "KR"))
+	}
+}

@@ -4,7 +4,7 @@
 // handlers and outbound HTTP calls. It uses only the standard library.
 //
 //	c, err := curated.New(curated.Config{Endpoint: "https://events.example.com", Key: key, Service: "collabmaker"})
-//	defer c.Close(context.Background())
+//	defer c.Close(context.Background()) // at most Config.CloseTimeout (5 s)
 //	c.Track(ctx, "form.submit", slog.Int("step", 3))
 package curated
 
@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -69,8 +70,10 @@ type Config struct {
 	BatchBytes    int
 	FlushInterval time.Duration
 	// MaxEventBytes refuses larger events before they are queued (default
-	// 32 KiB, the API's max_event_bytes).
+	// 32 KiB, the API's max_event_bytes); MaxAttributes, events with more
+	// top-level attributes (default 64, the API's max_attributes).
 	MaxEventBytes int
+	MaxAttributes int
 
 	// DisableGzip sends bodies uncompressed.
 	DisableGzip bool
@@ -82,25 +85,33 @@ type Config struct {
 	MaxBackoff time.Duration // default 30 s
 	// Timeout bounds one request (default 10 s).
 	Timeout time.Duration
-	// HTTPClient sends the requests. The default has its own transport, so
-	// wrapping http.DefaultTransport with Transport never loops back.
+	// CloseTimeout bounds Close (default 5 s), whatever its context says:
+	// a Close(context.Background()) against a dead or hanging API still
+	// returns within it, and reports what it gave up.
+	CloseTimeout time.Duration
+	// HTTPClient sends the requests. The default has its own transport
+	// (closed by Close), so wrapping http.DefaultTransport with Transport
+	// never loops back.
 	HTTPClient *http.Client
 
 	// OnError, when set, is told about every event that will not reach
 	// Loki: refused by the API (with index, field and code), dropped from a
-	// full queue, given up after retries, or tracked after Close. It runs on
-	// the client's sending goroutine: keep it quick.
+	// full queue, given up after retries, or tracked after Close; and about
+	// attributes left out because their LogValue, MarshalJSON, Error or
+	// String method panicked (code attribute_dropped: the event was sent).
+	// It runs on the client's sending goroutine (after Close: on the
+	// goroutine that tracked): keep it quick.
 	OnError func(Error)
 }
 
 // Error describes events that will not reach Loki.
 type Error struct {
-	Code   string // the API's error code, or queue_full, closed, gave_up, invalid_event
+	Code   string // the API's error code, or queue_full, closed, gave_up, invalid_event, attribute_dropped
 	Event  string // the event's name, when one event is meant
 	Index  int    // the event's position in its request (the API's index); -1 when not one event
 	Field  string // the field at fault, as the API names it
 	Reason string
-	Count  int // how many events this is about
+	Count  int // how many events this is about (attribute_dropped: how many attributes)
 }
 
 func (e Error) Error() string {
@@ -110,13 +121,21 @@ func (e Error) Error() string {
 	return fmt.Sprintf("curated: %d event(s) %s: %s", e.Count, e.Code, e.Reason)
 }
 
-// Stats counts what happened to the client's events.
+// Stats counts what happened to the client's events. Every event counts
+// once in Tracked and, once settled, once in Sent, Rejected or Dropped:
+// Tracked = Sent + Rejected + Dropped + Pending at every moment, and Pending
+// is 0 once Close has returned.
 type Stats struct {
-	Tracked  uint64 // queued for sending (some may be pushed out later: see Dropped)
+	Tracked  uint64 // every event given to the client (Track, Log, Send, the handler, the wrappers)
 	Sent     uint64 // accepted by the API (202)
 	Rejected uint64 // refused by the API (4xx per event or request)
-	Dropped  uint64 // never sent: queue full, given up, or tracked after Close
+	Dropped  uint64 // never sent: invalid, queue full, given up, or tracked after Close
+	Pending  uint64 // queued or in flight
+	Queued   int    // waiting in the queue now (not in flight)
 	Retries  uint64 // requests sent again
+	// DroppedAttributes counts attributes left out because their value's
+	// own code panicked (the events were sent without them).
+	DroppedAttributes uint64
 }
 
 // Client queues events and sends them in batches from one goroutine. It is
@@ -134,7 +153,11 @@ type Client struct {
 	once     sync.Once
 
 	tracked, sent, rejected, dropped, retries atomic.Uint64
-	queueDrops, closedDrops, invalid          atomic.Uint64
+	gaveUp                                    atomic.Uint64 // dropped by the sender: given up or left at Close
+	queueDrops, closedDrops                   atomic.Uint64 // reported by the sender
+	invalid                                   [len(invalidFields)]atomic.Uint64
+	attrDrops, attrPending                    atomic.Uint64   // cumulative; to report
+	ownTransport                              *http.Transport // closed by Close
 }
 
 // New validates cfg, applies defaults and starts the sending goroutine.
@@ -142,12 +165,18 @@ func New(cfg Config) (*Client, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
+	var ownTransport *http.Transport
+	if cfg.HTTPClient == nil {
+		ownTransport = newTransport()
+		cfg.HTTPClient = &http.Client{Transport: ownTransport}
+	}
 	c := &Client{
-		cfg:      cfg,
-		url:      endpointURL(cfg.Endpoint),
-		flushReq: make(chan chan struct{}),
-		closing:  make(chan struct{}),
-		done:     make(chan struct{}),
+		cfg:          cfg,
+		ownTransport: ownTransport,
+		url:          endpointURL(cfg.Endpoint),
+		flushReq:     make(chan chan struct{}),
+		closing:      make(chan struct{}),
+		done:         make(chan struct{}),
 	}
 	c.q.init(cfg.MaxQueueEvents, cfg.MaxQueueBytes, cfg.Policy)
 	c.q.batchSize = cfg.BatchEvents
@@ -178,6 +207,7 @@ func (cfg *Config) defaults() error {
 	setInt(&cfg.BatchEvents, 250)
 	setInt(&cfg.BatchBytes, 512<<10)
 	setInt(&cfg.MaxEventBytes, 32<<10)
+	setInt(&cfg.MaxAttributes, 64)
 	setInt(&cfg.MaxRetries, 10)
 	setDur := func(p *time.Duration, def time.Duration) {
 		if *p <= 0 {
@@ -188,10 +218,23 @@ func (cfg *Config) defaults() error {
 	setDur(&cfg.MinBackoff, 100*time.Millisecond)
 	setDur(&cfg.MaxBackoff, 30*time.Second)
 	setDur(&cfg.Timeout, 10*time.Second)
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
+	setDur(&cfg.CloseTimeout, 5*time.Second)
 	return nil
+}
+
+// newTransport is the client's own transport, with net/http's default
+// settings. It is built, not cloned from http.DefaultTransport, which tests
+// and libraries (httpmock, VCR recorders) replace with other types.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
 }
 
 func endpointURL(e string) string {
@@ -210,7 +253,7 @@ func (c *Client) Track(ctx context.Context, event string, attrs ...slog.Attr) {
 
 // Log queues an event with a level and a message.
 func (c *Client) Log(ctx context.Context, level Level, event, message string, attrs ...slog.Attr) {
-	c.push(level, event, message, time.Now(), idsFrom(ctx), attrs)
+	c.push(level, event, message, time.Now(), idsFrom(ctx), attrSet{add: attrs})
 }
 
 // Event is an event with every field the API knows; Send queues it.
@@ -245,7 +288,15 @@ func (c *Client) Send(ctx context.Context, e Event) {
 	if e.SpanID != "" {
 		ids.span = e.SpanID
 	}
-	c.push(e.Level, e.Name, e.Message, e.Time, ids, e.Attributes)
+	c.push(e.Level, e.Name, e.Message, e.Time, ids, attrSet{add: e.Attributes})
+}
+
+// attrSet is an event's attributes: add, placed at the group path of base
+// (the slog handler's With attributes and groups; both empty for Track).
+type attrSet struct {
+	base []slog.Attr
+	path []string
+	add  []slog.Attr
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
@@ -253,49 +304,66 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // push encodes the event once, on the caller's goroutine, and queues the
 // bytes: the timestamp is fixed now, so a retried request carries the same
 // Loki entry, which Loki stores once.
-func (c *Client) push(level Level, event, message string, t time.Time, ids ids, attrs []slog.Attr) {
+func (c *Client) push(level Level, event, message string, t time.Time, ids ids, attrs attrSet) {
+	c.tracked.Add(1)
 	if c.closed.Load() {
-		c.drop(&c.closedDrops, 1)
+		c.dropClosed()
 		return
 	}
 	if !validName(event) {
-		c.drop(&c.invalid, 1)
+		c.dropInvalid("event")
+		return
+	}
+	if f := ids.invalid(); f != "" {
+		c.dropInvalid(f)
 		return
 	}
 	bp := bufPool.Get().(*[]byte)
-	b := (*bp)[:0]
-	b = append(b, `{"event":`...)
-	b = appendString(b, event)
+	e := encoder{b: (*bp)[:0]}
+	e.b = append(e.b, `{"event":`...)
+	e.b = appendString(e.b, event)
 	if level != LevelInfo && level != "" {
-		b = append(b, `,"level":`...)
-		b = appendString(b, string(level))
+		e.b = append(e.b, `,"level":`...)
+		e.b = appendString(e.b, string(level))
 	}
 	if message != "" {
-		b = append(b, `,"message":`...)
-		b = appendString(b, message)
+		e.b = append(e.b, `,"message":`...)
+		e.b = appendString(e.b, message)
 	}
-	b = append(b, `,"timestamp":`...)
-	b = strconv.AppendInt(b, t.UnixMilli(), 10)
-	b = ids.append(b)
-	b = appendAttributesMember(b, ",", attrs)
-	b = append(b, '}')
+	e.b = append(e.b, `,"timestamp":`...)
+	e.b = strconv.AppendInt(e.b, t.UnixMilli(), 10)
+	e.b = ids.append(e.b)
+	e.attributesMember(",", attrs)
+	e.b = append(e.b, '}')
 	var item []byte
-	if len(b) <= c.cfg.MaxEventBytes {
-		item = append([]byte(nil), b...)
+	invalid := e.invalid
+	switch {
+	case invalid != "":
+	case e.top > c.cfg.MaxAttributes:
+		invalid = "attributes"
+	case len(e.b) > c.cfg.MaxEventBytes:
+		invalid = "event"
+	default:
+		item = append([]byte(nil), e.b...)
 	}
-	*bp = b
+	*bp = e.b
 	bufPool.Put(bp)
+	if e.dropped > 0 {
+		c.attrDrops.Add(uint64(e.dropped))
+		c.attrPending.Add(uint64(e.dropped))
+	}
 	if item == nil {
-		c.drop(&c.invalid, 1)
+		c.dropInvalid(invalid)
 		return
 	}
-	kept, evicted := c.q.push(item)
+	res, evicted := c.q.push(item)
 	c.drop(&c.queueDrops, uint64(evicted))
-	if !kept {
+	switch res {
+	case refused:
 		c.drop(&c.queueDrops, 1)
-		return
+	case closed:
+		c.dropClosed()
 	}
-	c.tracked.Add(1)
 }
 
 // drop counts n events that will not be sent, and keeps them in pending
@@ -304,6 +372,31 @@ func (c *Client) drop(pending *atomic.Uint64, n uint64) {
 	if n > 0 {
 		c.dropped.Add(n)
 		pending.Add(n)
+	}
+}
+
+// invalidFields are the fields an event is refused for before queueing.
+var invalidFields = [...]string{"event", "session_id", "user_id", "trace_id", "span_id", "attributes"}
+
+// dropInvalid counts an event the API would refuse for field.
+func (c *Client) dropInvalid(field string) {
+	for i, f := range invalidFields {
+		if f == field {
+			c.drop(&c.invalid[i], 1)
+			return
+		}
+	}
+	panic("curated: unknown field " + field) // a bug in this package
+}
+
+// dropClosed counts an event tracked after Close. Once the sending
+// goroutine has ended, nobody else will report it: the caller does.
+func (c *Client) dropClosed() {
+	c.drop(&c.closedDrops, 1)
+	select {
+	case <-c.done:
+		c.reportDrops()
+	default:
 	}
 }
 
@@ -327,60 +420,85 @@ func (c *Client) Flush(ctx context.Context) error {
 	}
 }
 
-// Close sends what is queued within ctx's deadline and stops the client;
-// what could not be sent by then is dropped and counted. Events tracked
-// after Close are dropped and counted, never blocking.
+// Close sends what is queued and stops the client, within ctx and at most
+// Config.CloseTimeout (default 5 s): against a dead or hanging API it still
+// returns in time, aborting the request in flight. What could not be sent
+// is dropped, counted and reported to OnError, and Close returns it as an
+// Error (code gave_up) — joined with ctx's error when ctx ended first.
+// Events tracked after Close are dropped and counted, never blocking. The
+// client's own transport's idle connections are closed.
 func (c *Client) Close(ctx context.Context) error {
+	before := c.gaveUp.Load()
 	c.once.Do(func() {
 		c.closed.Store(true)
+		c.q.close()
 		close(c.closing)
 	})
+	bound, cancel := context.WithTimeout(ctx, c.cfg.CloseTimeout)
+	defer cancel()
+	var ctxErr error
 	select {
 	case <-c.done:
-		return nil
-	case <-ctx.Done():
+	case <-bound.Done():
+		ctxErr = ctx.Err()
 		c.abort()
 		<-c.done
-		return ctx.Err()
 	}
+	c.reportDrops()
+	if c.ownTransport != nil {
+		c.ownTransport.CloseIdleConnections()
+	}
+	var err error
+	if lost := c.gaveUp.Load() - before; lost > 0 {
+		err = Error{Code: "gave_up", Index: -1, Reason: "not sent before Close returned", Count: int(lost)}
+	}
+	return errors.Join(ctxErr, err)
 }
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
+	// Settled counts are read before Tracked, so Pending is never negative.
+	sent, rejected, dropped := c.sent.Load(), c.rejected.Load(), c.dropped.Load()
+	tracked := c.tracked.Load()
+	queued, _ := c.q.status()
 	return Stats{
-		Tracked:  c.tracked.Load(),
-		Sent:     c.sent.Load(),
-		Rejected: c.rejected.Load(),
-		Dropped:  c.dropped.Load(),
-		Retries:  c.retries.Load(),
+		Tracked:           tracked,
+		Sent:              sent,
+		Rejected:          rejected,
+		Dropped:           dropped,
+		Pending:           tracked - sent - rejected - dropped,
+		Queued:            queued,
+		Retries:           c.retries.Load(),
+		DroppedAttributes: c.attrDrops.Load(),
 	}
 }
 
 // envelopeContext is the request envelope's context: the service and the
 // attributes every event shares.
 func envelopeContext(service string, attrs []slog.Attr) []byte {
-	b := []byte{'{'}
+	e := encoder{b: []byte{'{'}}
 	sep := ""
 	if service != "" {
-		b = append(b, `"service":`...)
-		b = appendString(b, service)
+		e.b = append(e.b, `"service":`...)
+		e.b = appendString(e.b, service)
 		sep = ","
 	}
-	return append(appendAttributesMember(b, sep, attrs), '}')
+	e.attributesMember(sep, attrSet{add: attrs})
+	return append(e.b, '}')
 }
 
-// appendAttributesMember appends sep and an "attributes" member, unless no
+// attributesMember appends sep and an "attributes" member, unless no
 // attribute has anything to say.
-func appendAttributesMember(b []byte, sep string, attrs []slog.Attr) []byte {
-	if len(attrs) == 0 {
-		return b
+func (e *encoder) attributesMember(sep string, attrs attrSet) {
+	if len(attrs.base) == 0 && len(attrs.add) == 0 {
+		return
 	}
-	n := len(b)
-	b = append(b, sep...)
-	b = append(b, `"attributes":{`...)
-	b, empty := appendAttrs(b, attrs, 1, true)
-	if empty {
-		return b[:n]
+	n := len(e.b)
+	e.b = append(e.b, sep...)
+	e.b = append(e.b, `"attributes":{`...)
+	if e.members(attrs.base, attrs.path, attrs.add, 1, true) {
+		e.b = e.b[:n]
+		return
 	}
-	return append(b, '}')
+	e.b = append(e.b, '}')
 }

@@ -27,6 +27,7 @@ type stubRequest struct {
 	header  http.Header
 	context map[string]any
 	events  []map[string]any
+	raw     []json.RawMessage // the events as sent
 	at      time.Time
 }
 
@@ -43,15 +44,22 @@ func newStub(t testing.TB, respond func(n int, req stubRequest, w http.ResponseW
 			body = zr
 		}
 		var env struct {
-			Context map[string]any   `json:"context"`
-			Events  []map[string]any `json:"events"`
+			Context map[string]any    `json:"context"`
+			Events  []json.RawMessage `json:"events"`
 		}
 		if err := json.NewDecoder(body).Decode(&env); err != nil {
 			t.Errorf("body is not an envelope: %v", err)
 			http.Error(w, err.Error(), 400)
 			return
 		}
-		req := stubRequest{header: r.Header.Clone(), context: env.Context, events: env.Events, at: time.Now()}
+		req := stubRequest{header: r.Header.Clone(), context: env.Context, raw: env.Events, at: time.Now()}
+		for _, raw := range env.Events {
+			var e map[string]any
+			if err := json.Unmarshal(raw, &e); err != nil {
+				t.Errorf("event is not an object: %s", raw)
+			}
+			req.events = append(req.events, e)
+		}
 		s.mu.Lock()
 		n := len(s.requests)
 		s.requests = append(s.requests, req)
@@ -60,7 +68,7 @@ func newStub(t testing.TB, respond func(n int, req stubRequest, w http.ResponseW
 			s.respond(n, req, w)
 			return
 		}
-		accept(w, len(env.Events))
+		accept(w, len(req.events))
 	}))
 	t.Cleanup(s.Close)
 	return s

@@ -5,24 +5,31 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"reflect"
 	"strconv"
 	"time"
 	"unicode/utf8"
 )
 
-// maxDepth is the API's attribute nesting limit (docs/api.md: 8 levels).
-const maxDepth = 8
+// The API's limits (docs/api.md): attributes nested 8 levels, keys of
+// 1-128 bytes, IDs of 256 bytes.
+const (
+	maxDepth  = 8
+	maxKeyLen = 128
+	maxIDLen  = 256
+)
 
-// appendString appends s as a JSON string. Control characters other than
-// tab, newline and carriage return, which the API refuses in attribute
-// values and messages, become U+FFFD, as does invalid UTF-8: the event is
-// kept, the offending byte is not.
+// appendString appends s as a JSON string. ASCII control characters other
+// than tab, newline and carriage return (DEL included), which the API
+// refuses in attribute values and messages, become U+FFFD, as does invalid
+// UTF-8: the event is kept, the offending byte is not (the conformance set,
+// testdata/conformance/events.json).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+		if c >= 0x20 && c != '"' && c != '\\' && c < 0x7f {
 			i++
 			continue
 		}
@@ -47,7 +54,7 @@ func appendString(b []byte, s string) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 || r == 0x2028 || r == 0x2029 || (r >= 0x7f && r <= 0x9f) {
+		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
 			i += size
@@ -60,83 +67,211 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendAttrs appends attrs as the members of a JSON object (without the
-// braces), skipping empty attributes as slog does. It reports whether it
-// wrote anything.
-func appendAttrs(b []byte, attrs []slog.Attr, depth int, first bool) ([]byte, bool) {
-	for _, a := range attrs {
-		v := a.Value.Resolve()
-		if a.Key == "" {
-			// slog inlines a group without a key; anything else keyless is dropped.
-			if v.Kind() == slog.KindGroup {
-				b, first = appendAttrs(b, v.Group(), depth, first)
-			}
-			continue
-		}
-		if v.Kind() == slog.KindGroup && len(v.Group()) == 0 {
-			continue
-		}
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
-		b = appendString(b, a.Key)
-		b = append(b, ':')
-		b = appendValue(b, v, depth)
-	}
-	return b, first
+// encoder appends attributes as JSON object members. User code runs inside
+// it (LogValue, MarshalJSON, Error, String): a value whose code panics is
+// left out and counted in dropped, never a panic in the caller.
+type encoder struct {
+	b       []byte
+	dropped int
+	// invalid names the field that makes the event one the API refuses
+	// (nested too deep, a key too long, too many attributes): the event is
+	// dropped before it is queued, as the API would refuse it.
+	invalid string
+	top     int // top-level attributes written
 }
 
-// appendValue appends v as JSON. Durations become milliseconds, times RFC
-// 3339 strings, errors their message, NaN and infinities strings; groups
-// nested beyond the API's limit become their text.
-func appendValue(b []byte, v slog.Value, depth int) []byte {
+// members appends the members of one object (without braces) made of base
+// and add: add's attribute wins over base's of the same key, two groups of
+// the same key merge, and within one list the last attribute of a key wins
+// (the API refuses a key twice). With a path, add belongs in the group
+// path[0] of base, and so on down. first says nothing was written yet; the
+// result says whether that is still so.
+func (e *encoder) members(base []slog.Attr, path []string, add []slog.Attr, depth int, first bool) bool {
+	if len(path) > 0 {
+		merged := false
+		for i, a := range base {
+			if a.Key != "" && lastIndex(base[i+1:], a.Key) >= 0 {
+				continue
+			}
+			if !merged && a.Key == path[0] && a.Value.Kind() == slog.KindGroup {
+				merged = true
+				first = e.group(a.Key, a.Value.Group(), path[1:], add, depth, first)
+				continue
+			}
+			first = e.member(a, depth, first)
+		}
+		if !merged {
+			first = e.group(path[0], nil, path[1:], add, depth, first)
+		}
+		return first
+	}
+	for i, a := range base {
+		if a.Key != "" && lastIndex(base[i+1:], a.Key) >= 0 {
+			continue
+		}
+		if j := lastIndex(add, a.Key); a.Key != "" && j >= 0 {
+			if a.Value.Kind() == slog.KindGroup && add[j].Value.Kind() == slog.KindGroup {
+				first = e.group(a.Key, a.Value.Group(), nil, add[j].Value.Group(), depth, first)
+			}
+			continue // add's attribute is written below, or was merged here
+		}
+		first = e.member(a, depth, first)
+	}
+	for i, a := range add {
+		if a.Key != "" && lastIndex(add[i+1:], a.Key) >= 0 {
+			continue
+		}
+		if k := lastIndex(base, a.Key); a.Key != "" && k >= 0 && a.Value.Kind() == slog.KindGroup && base[k].Value.Kind() == slog.KindGroup {
+			continue // merged above
+		}
+		first = e.member(a, depth, first)
+	}
+	return first
+}
+
+// group appends key and the object made of base and add at path, unless
+// that object is empty (slog omits empty groups).
+func (e *encoder) group(key string, base []slog.Attr, path []string, add []slog.Attr, depth int, first bool) bool {
+	mark := len(e.b)
+	if !first {
+		e.b = append(e.b, ',')
+	}
+	e.b = appendString(e.b, key)
+	e.b = append(e.b, ':', '{')
+	if depth >= maxDepth {
+		e.invalid = "attributes"
+		return false
+	}
+	if e.members(base, path, add, depth+1, true) {
+		e.b = e.b[:mark]
+		return first
+	}
+	e.b = append(e.b, '}')
+	return false
+}
+
+// member appends one attribute; a keyless group is inlined, as slog does.
+func (e *encoder) member(a slog.Attr, depth int, first bool) bool {
+	v, ok := e.resolve(a.Value)
+	if !ok {
+		return first
+	}
+	if v.Kind() == slog.KindGroup && len(v.Group()) == 0 {
+		return first
+	}
+	if a.Key == "" {
+		// Only a group may go without a key: its members join this object.
+		if v.Kind() == slog.KindGroup {
+			return e.members(nil, nil, v.Group(), depth, first)
+		}
+		return first
+	}
+	if len(a.Key) > maxKeyLen {
+		e.invalid = "attributes"
+		return first
+	}
+	mark := len(e.b)
+	if !first {
+		e.b = append(e.b, ',')
+	}
+	e.b = appendString(e.b, a.Key)
+	e.b = append(e.b, ':')
+	if !e.value(v, depth) {
+		e.b = e.b[:mark]
+		return first
+	}
+	if depth == 1 {
+		e.top++
+	}
+	return false
+}
+
+// resolve calls LogValue until the value is not a LogValuer, reporting a
+// panic in it as a dropped attribute.
+func (e *encoder) resolve(v slog.Value) (out slog.Value, ok bool) {
+	if v.Kind() != slog.KindLogValuer {
+		return v, true
+	}
+	defer func() {
+		if recover() != nil {
+			e.dropped++
+			ok = false
+		}
+	}()
+	for i := 0; i < 100 && v.Kind() == slog.KindLogValuer; i++ {
+		v = v.LogValuer().LogValue()
+	}
+	return v, v.Kind() != slog.KindLogValuer
+}
+
+// value appends a resolved v as JSON and reports whether it could. Durations
+// become milliseconds, times RFC 3339 strings, errors their message (URLs
+// scrubbed), NaN and infinities strings; groups nested beyond the API's
+// limit become their text.
+func (e *encoder) value(v slog.Value, depth int) bool {
 	switch v.Kind() {
 	case slog.KindString:
-		return appendString(b, v.String())
+		e.b = appendString(e.b, v.String())
 	case slog.KindInt64:
-		return strconv.AppendInt(b, v.Int64(), 10)
+		e.b = strconv.AppendInt(e.b, v.Int64(), 10)
 	case slog.KindUint64:
-		return strconv.AppendUint(b, v.Uint64(), 10)
+		e.b = strconv.AppendUint(e.b, v.Uint64(), 10)
 	case slog.KindFloat64:
 		f := v.Float64()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return appendString(b, strconv.FormatFloat(f, 'g', -1, 64))
+			e.b = appendString(e.b, strconv.FormatFloat(f, 'g', -1, 64))
+		} else {
+			e.b = strconv.AppendFloat(e.b, f, 'g', -1, 64)
 		}
-		return strconv.AppendFloat(b, f, 'g', -1, 64)
 	case slog.KindBool:
-		return strconv.AppendBool(b, v.Bool())
+		e.b = strconv.AppendBool(e.b, v.Bool())
 	case slog.KindDuration:
-		return strconv.AppendFloat(b, float64(v.Duration())/float64(time.Millisecond), 'f', -1, 64)
+		e.b = strconv.AppendFloat(e.b, float64(v.Duration())/float64(time.Millisecond), 'f', -1, 64)
 	case slog.KindTime:
-		b = append(b, '"')
-		b = v.Time().UTC().AppendFormat(b, time.RFC3339Nano)
-		return append(b, '"')
+		e.b = append(e.b, '"')
+		e.b = v.Time().UTC().AppendFormat(e.b, time.RFC3339Nano)
+		e.b = append(e.b, '"')
 	case slog.KindGroup:
 		if depth >= maxDepth {
-			return appendString(b, v.String())
+			e.invalid = "attributes"
+			return false
 		}
-		b = append(b, '{')
-		b, _ = appendAttrs(b, v.Group(), depth+1, true)
-		return append(b, '}')
-	case slog.KindLogValuer:
-		return appendValue(b, v.Resolve(), depth)
+		e.b = append(e.b, '{')
+		e.members(nil, nil, v.Group(), depth+1, true)
+		e.b = append(e.b, '}')
+	default:
+		return e.any(v.Any(), depth)
 	}
-	return appendAny(b, v.Any(), depth)
+	return true
+}
+
+// any appends a value of the user's type; a panic in its methods drops it.
+func (e *encoder) any(x any, depth int) (ok bool) {
+	mark := len(e.b)
+	defer func() {
+		if recover() != nil {
+			e.b = e.b[:mark]
+			e.dropped++
+			ok = false
+		}
+	}()
+	e.b = appendAny(e.b, x, depth)
+	return true
 }
 
 func appendAny(b []byte, x any, depth int) []byte {
-	switch x := x.(type) {
-	case nil:
+	if x == nil || isNilPointer(x) {
 		return append(b, "null"...)
+	}
+	switch x := x.(type) {
 	case error:
-		return appendString(b, x.Error())
+		return appendString(b, scrubURLs(x.Error()))
 	case []byte:
 		return appendString(b, string(x))
 	case json.Marshaler, map[string]any, []any, []string, []int, []float64:
 		j, err := json.Marshal(x)
 		if err == nil && depth < maxDepth {
-			return append(b, j...)
+			return appendClean(b, j)
 		}
 	case fmt.Stringer:
 		return appendString(b, x.String())
@@ -145,7 +280,61 @@ func appendAny(b []byte, x any, depth int) []byte {
 	if err != nil || depth >= maxDepth {
 		return appendString(b, fmt.Sprint(x))
 	}
-	return append(b, j...)
+	return appendClean(b, j)
+}
+
+// appendClean appends JSON that encoding/json (or a MarshalJSON) wrote,
+// with the control characters the API refuses in its strings replaced by
+// U+FFFD, as appendString does: encoding/json escapes them (\u0007, \b,
+// \f) and writes DEL as it is.
+func appendClean(b, j []byte) []byte {
+	for i := 0; i < len(j); i++ {
+		c := j[i]
+		switch {
+		case c == 0x7f:
+			b = append(b, `\ufffd`...)
+		case c == '\\' && i+1 < len(j):
+			switch j[i+1] {
+			case 'b', 'f':
+				b = append(b, `\ufffd`...)
+			case 'u':
+				if i+5 < len(j) && string(j[i+2:i+4]) == "00" && (j[i+4] == '0' || j[i+4] == '1') &&
+					!(j[i+4] == '0' && (j[i+5] == '9' || j[i+5] == 'a' || j[i+5] == 'A' || j[i+5] == 'd' || j[i+5] == 'D')) {
+					b = append(b, `\ufffd`...)
+					i += 5
+					continue
+				}
+				fallthrough
+			default:
+				b = append(b, c, j[i+1])
+			}
+			i++
+		default:
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// isNilPointer reports a typed nil (a nil *T in an interface), whose
+// Error or String method would otherwise run on a nil receiver.
+func isNilPointer(x any) bool {
+	v := reflect.ValueOf(x)
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface, reflect.Func, reflect.Chan:
+		return v.IsNil()
+	}
+	return false
+}
+
+// lastIndex is the index of the last attribute named key in list, or -1.
+func lastIndex(list []slog.Attr, key string) int {
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i].Key == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // validName reports whether s is an event name (or service, trace or span

@@ -1,3 +1,3 @@
-module github.com/grafana/alloy/curated/sdk/go
+module github.com/alloy-curated/alloy-curated/sdk/go
 
 go 1.23

@@ -1,6 +1,9 @@
 package curated
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // ids are the high-cardinality IDs the API keeps as structured metadata.
 type ids struct{ session, user, trace, span string }
@@ -40,14 +43,39 @@ func WithTrace(ctx context.Context, traceID, spanID string) context.Context {
 	return withIDs(ctx, func(v *ids) { v.trace, v.span = traceID, spanID })
 }
 
+// invalid names the first ID the API would refuse: session and user IDs
+// over 256 bytes, trace and span IDs that are not names.
+func (v ids) invalid() string {
+	switch {
+	case len(v.session) > maxIDLen:
+		return "session_id"
+	case len(v.user) > maxIDLen:
+		return "user_id"
+	case v.trace != "" && !validName(v.trace):
+		return "trace_id"
+	case v.span != "" && !validName(v.span):
+		return "span_id"
+	}
+	return ""
+}
+
 func (v ids) append(b []byte) []byte {
 	for _, f := range [...]struct{ key, val string }{
 		{`,"session_id":`, v.session}, {`,"user_id":`, v.user}, {`,"trace_id":`, v.trace}, {`,"span_id":`, v.span},
 	} {
 		if f.val != "" {
 			b = append(b, f.key...)
-			b = appendString(b, f.val)
+			b = appendID(b, f.val)
 		}
 	}
 	return b
+}
+
+// appendID is appendString for IDs, where the API refuses tab, newline and
+// CR too.
+func appendID(b []byte, s string) []byte {
+	if strings.ContainsAny(s, "\t\n\r") {
+		s = strings.NewReplacer("\t", "\ufffd", "\n", "\ufffd", "\r", "\ufffd").Replace(s)
+	}
+	return appendString(b, s)
 }

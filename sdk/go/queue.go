@@ -14,25 +14,41 @@ type queue struct {
 	policy    DropPolicy
 	ready     chan struct{} // signalled when a batch may be due
 	batchSize int
+	closed    bool // set by Close: nothing is queued after the final drain
 }
+
+// pushResult says what became of a pushed event.
+type pushResult uint8
+
+const (
+	queued  pushResult = iota
+	refused            // the queue is full (DropNewest) or the event alone is over its byte bound
+	closed             // the client is closed
+)
 
 func (q *queue) init(maxItems, maxBytes int, policy DropPolicy) {
 	q.maxItems, q.maxBytes, q.policy = maxItems, maxBytes, policy
 	q.ready = make(chan struct{}, 1)
 }
 
-// push queues item and reports whether it was kept and how many older
-// events it pushed out.
-func (q *queue) push(item []byte) (kept bool, evicted int) {
+// push queues item and reports what became of it and how many older events
+// it pushed out. Checking closed under the queue's lock means an event is
+// either queued before Close's final drain or counted as closed: never lost
+// between the two.
+func (q *queue) push(item []byte) (res pushResult, evicted int) {
 	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return closed, 0
+	}
 	if len(item) > q.maxBytes {
 		q.mu.Unlock()
-		return false, 0
+		return refused, 0
 	}
 	for q.n > 0 && (q.n >= q.maxItems || q.bytes+len(item) > q.maxBytes) {
 		if q.policy == DropNewest {
 			q.mu.Unlock()
-			return false, 0
+			return refused, 0
 		}
 		q.pop()
 		evicted++
@@ -51,7 +67,14 @@ func (q *queue) push(item []byte) (kept bool, evicted int) {
 		default:
 		}
 	}
-	return true, evicted
+	return queued, evicted
+}
+
+// close refuses every later push.
+func (q *queue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
 }
 
 func (q *queue) grow() {

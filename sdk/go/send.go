@@ -9,6 +9,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -44,8 +45,7 @@ func (c *Client) run(ctx context.Context) {
 		case <-c.closing:
 			s.sendAll(ctx)
 			if lost := c.q.drain(); lost > 0 {
-				c.dropped.Add(uint64(lost))
-				c.report(Error{Code: "gave_up", Reason: "queued when Close's deadline passed", Count: lost})
+				c.giveUp(Error{Code: "gave_up", Reason: "queued when Close's deadline passed", Count: lost})
 			}
 			c.reportDrops()
 			return
@@ -62,10 +62,32 @@ func (c *Client) reportDrops() {
 	if n := c.closedDrops.Swap(0); n > 0 {
 		c.report(Error{Code: "closed", Reason: "tracked after Close", Count: int(n)})
 	}
-	if n := c.invalid.Swap(0); n > 0 {
-		c.report(Error{Code: "invalid_event", Field: "event",
-			Reason: "event name not 1-128 of A-Z a-z 0-9 _ . : -, or the event over MaxEventBytes", Count: int(n)})
+	for i := range c.invalid {
+		if n := c.invalid[i].Swap(0); n > 0 {
+			c.report(Error{Code: "invalid_event", Field: invalidFields[i], Count: int(n), Reason: invalidReasons[i]})
+		}
 	}
+	if n := c.attrPending.Swap(0); n > 0 {
+		c.report(Error{Code: "attribute_dropped", Field: "attributes",
+			Reason: "a value's LogValue, MarshalJSON, Error or String panicked; the event was sent without it", Count: int(n)})
+	}
+}
+
+// invalidReasons say why the API would refuse an event, by invalidFields.
+var invalidReasons = [len(invalidFields)]string{
+	"the name is not 1-128 of A-Z a-z 0-9 _ . : -, or the event is over MaxEventBytes",
+	"session_id is over 256 bytes",
+	"user_id is over 256 bytes",
+	"trace_id is not 1-128 of A-Z a-z 0-9 _ . : -",
+	"span_id is not 1-128 of A-Z a-z 0-9 _ . : -",
+	"attributes nested over 8 levels, a key over 128 bytes, or over MaxAttributes",
+}
+
+// giveUp counts and reports events the sender stops trying to send.
+func (c *Client) giveUp(e Error) {
+	c.dropped.Add(uint64(e.Count))
+	c.gaveUp.Add(uint64(e.Count))
+	c.report(e)
 }
 
 func (c *Client) report(e Error) {
@@ -126,8 +148,9 @@ func (s *sender) deliver(ctx context.Context, batch [][]byte) {
 		status, resp, retryAfter, err := s.post(ctx, batch)
 		switch {
 		case err == nil && status/100 == 2:
-			c.sent.Add(uint64(resp.Accepted))
-			s.perEvent(batch, resp)
+			// Counted from the batch, not the body's "accepted": a proxy's
+			// empty 200 must not leave events neither sent nor rejected.
+			c.sent.Add(uint64(len(batch) - s.perEvent(batch, resp)))
 			return
 		case err == nil && status == http.StatusRequestEntityTooLarge && len(batch) > 1:
 			half := len(batch) / 2
@@ -137,13 +160,16 @@ func (s *sender) deliver(ctx context.Context, batch [][]byte) {
 		case err == nil && status == http.StatusServiceUnavailable:
 			// Some events forwarded, the rest listed: retry only those.
 			// Otherwise (overloaded) the whole batch.
-			if rest := s.notForwarded(batch, resp); len(rest) > 0 {
-				c.sent.Add(uint64(resp.Accepted))
+			if rest, refused := s.notForwarded(batch, resp); len(rest) > 0 {
+				c.sent.Add(uint64(len(batch) - len(rest) - refused))
 				batch = rest
 			}
 		case err == nil && status/100 == 4 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:
 			if len(resp.Errors) > 0 && resp.Errors[0].Index != nil {
-				s.perEvent(batch, resp)
+				// Events without an error of their own were refused with the request.
+				if n := len(batch) - s.perEvent(batch, resp); n > 0 {
+					c.rejected.Add(uint64(n))
+				}
 			} else {
 				code, field, reason := "http_"+strconv.Itoa(status), "", ""
 				if len(resp.Errors) > 0 {
@@ -155,12 +181,11 @@ func (s *sender) deliver(ctx context.Context, batch [][]byte) {
 			return
 		}
 		if ctx.Err() != nil || attempt >= c.cfg.MaxRetries {
-			c.dropped.Add(uint64(len(batch)))
 			reason := fmt.Sprintf("after %d attempts: status %d", attempt+1, status)
 			if err != nil {
-				reason = fmt.Sprintf("after %d attempts: %v", attempt+1, err)
+				reason = fmt.Sprintf("after %d attempts: %v", attempt+1, scrubURLs(err.Error()))
 			}
-			c.report(Error{Code: "gave_up", Reason: reason, Count: len(batch)})
+			c.giveUp(Error{Code: "gave_up", Reason: reason, Count: len(batch)})
 			return
 		}
 		wait := retryAfter
@@ -185,21 +210,28 @@ func backoff(lo, hi time.Duration, attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// perEvent reports the events the API refused, by their index.
-func (s *sender) perEvent(batch [][]byte, resp response) {
-	for _, e := range resp.Errors {
+// perEvent reports the events the API refused, by their index, and returns
+// how many events that is: an event refused for two fields has two errors
+// and counts once.
+func (s *sender) perEvent(batch [][]byte, resp response) int {
+	refused := 0
+	for k, e := range resp.Errors {
 		if e.Index == nil || *e.Index < 0 || *e.Index >= len(batch) {
 			continue
 		}
-		s.c.rejected.Add(1)
 		s.c.report(Error{Code: e.Code, Field: e.Field, Reason: e.Reason, Event: eventName(batch[*e.Index]), Index: *e.Index, Count: 1})
+		if !slices.ContainsFunc(resp.Errors[:k], func(o apiError) bool { return o.Index != nil && *o.Index == *e.Index }) {
+			refused++
+		}
 	}
+	s.c.rejected.Add(uint64(refused))
+	return refused
 }
 
 // notForwarded returns the events a 503 lists as not forwarded, whose
 // resending alone avoids duplicating the ones that were (docs/api.md), and
-// reports the events it refused.
-func (s *sender) notForwarded(batch [][]byte, resp response) [][]byte {
+// reports (and counts) the events it refused.
+func (s *sender) notForwarded(batch [][]byte, resp response) ([][]byte, int) {
 	var out [][]byte
 	var refused []apiError
 	for _, e := range resp.Errors {
@@ -210,8 +242,7 @@ func (s *sender) notForwarded(batch [][]byte, resp response) [][]byte {
 			out = append(out, batch[*e.Index])
 		}
 	}
-	s.perEvent(batch, response{Errors: refused})
-	return out
+	return out, s.perEvent(batch, response{Errors: refused})
 }
 
 // eventName reads the name back from an encoded event, for reports.

@@ -40,7 +40,7 @@ type handler struct {
 	level    slog.Leveler
 	eventKey string
 	event    string      // set by WithAttrs with the event key
-	attrs    []slog.Attr // from WithAttrs, nested under their groups
+	attrs    []slog.Attr // from WithAttrs, nested under their groups; no key twice at any level
 	groups   []string
 }
 
@@ -55,45 +55,32 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 			event = a.Value.String()
 			return true
 		}
-		own = append(own, a)
+		own = appendFlat(own, a)
 		return true
 	})
 	if event == "" {
 		event = eventFromMessage(r.Message)
 	}
-	// Without With attributes or groups, dedupe in place: only then may
-	// buf stay on the stack (through mergeAt it escapes: 2 allocations).
-	var attrs []slog.Attr
-	if len(h.attrs) > 0 || len(h.groups) > 0 {
-		attrs = mergeAt(h.attrs, h.groups, own)
-	} else {
-		attrs = dedupe(own)
-	}
 	t := r.Time
 	if t.IsZero() {
 		t = time.Now()
 	}
-	h.c.push(levelOf(r.Level), event, r.Message, t, idsFrom(ctx), attrs)
+	// The record's attributes go under the handler's groups, merged with
+	// its With attributes at encoding time: no merged copy is built.
+	h.c.push(levelOf(r.Level), event, r.Message, t, idsFrom(ctx), attrSet{base: h.attrs, path: h.groups, add: own})
 	return nil
 }
 
-// dedupe keeps the last attribute of each key, in place: the API refuses
-// an event with a key twice.
-func dedupe(attrs []slog.Attr) []slog.Attr {
-	out := attrs[:0]
-	for i, a := range attrs {
-		later := false
-		for _, b := range attrs[i+1:] {
-			if b.Key == a.Key && a.Key != "" {
-				later = true
-				break
-			}
+// appendFlat appends a to list, with a keyless group's members in its
+// place (slog inlines them), so keys can be compared at one level.
+func appendFlat(list []slog.Attr, a slog.Attr) []slog.Attr {
+	if a.Key == "" && a.Value.Kind() == slog.KindGroup {
+		for _, g := range a.Value.Group() {
+			list = appendFlat(list, g)
 		}
-		if !later {
-			out = append(out, a)
-		}
+		return list
 	}
-	return out
+	return append(list, a)
 }
 
 func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
@@ -104,7 +91,7 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 			n.event = a.Value.String()
 			continue
 		}
-		rest = append(rest, a)
+		rest = appendFlat(rest, a)
 	}
 	n.attrs = mergeAt(h.attrs, h.groups, rest)
 	return &n
@@ -121,7 +108,7 @@ func (h *handler) WithGroup(name string) slog.Handler {
 
 // mergeAt returns base with attrs added under the group path, merging with
 // groups of the same name so the event has no duplicate keys (the API
-// refuses them).
+// refuses them). It never changes base, which other handlers share.
 func mergeAt(base []slog.Attr, path []string, attrs []slog.Attr) []slog.Attr {
 	if len(attrs) == 0 {
 		return base
@@ -135,31 +122,40 @@ func mergeAt(base []slog.Attr, path []string, attrs []slog.Attr) []slog.Attr {
 	}
 	for i, a := range out {
 		if a.Key == path[0] && a.Value.Kind() == slog.KindGroup {
-			out[i] = slog.Attr{Key: a.Key, Value: slog.GroupValue(mergeAt(a.Value.Group(), path[1:], attrs)...)}
+			out[i] = slog.Group(a.Key, attrsAny(mergeAt(a.Value.Group(), path[1:], attrs))...)
 			return out
 		}
 	}
-	return append(out, slog.Attr{Key: path[0], Value: slog.GroupValue(mergeAt(nil, path[1:], attrs)...)})
+	return append(out, slog.Group(path[0], attrsAny(mergeAt(nil, path[1:], attrs))...))
 }
 
 // setAttr adds a, replacing an attribute of the same key (the later wins,
-// as in a JSON object read by most tools).
+// as in a JSON object read by most tools); two groups of one key merge.
 func setAttr(list []slog.Attr, a slog.Attr) []slog.Attr {
-	if a.Key == "" {
-		if v := a.Value.Resolve(); v.Kind() == slog.KindGroup {
-			for _, g := range v.Group() {
-				list = setAttr(list, g)
+	for i := range list {
+		if list[i].Key != a.Key {
+			continue
+		}
+		if list[i].Value.Kind() == slog.KindGroup && a.Value.Kind() == slog.KindGroup {
+			merged := append([]slog.Attr(nil), list[i].Value.Group()...)
+			for _, g := range a.Value.Group() {
+				merged = setAttr(merged, g)
 			}
+			list[i] = slog.Group(a.Key, attrsAny(merged)...)
+		} else {
+			list[i] = a
 		}
 		return list
 	}
-	for i := range list {
-		if list[i].Key == a.Key {
-			list[i] = a
-			return list
-		}
-	}
 	return append(list, a)
+}
+
+func attrsAny(attrs []slog.Attr) []any {
+	out := make([]any, len(attrs))
+	for i, a := range attrs {
+		out[i] = a
+	}
+	return out
 }
 
 func levelOf(l slog.Level) Level {

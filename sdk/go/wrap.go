@@ -1,6 +1,7 @@
 package curated
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -33,23 +34,26 @@ func DoValue[T any](ctx context.Context, c *Client, event string, fn func(contex
 		extra = append(extra, attrs...)
 		if p := recover(); p != nil {
 			outcome, level = "panic", LevelError
-			extra = append(extra, slog.String("error", fmt.Sprint(p)))
+			extra = append(extra, slog.String("error", scrubURLs(fmt.Sprint(p))))
 			defer panic(p)
 		} else if err != nil {
 			outcome, level = "error", LevelError
-			extra = append(extra, slog.String("error", err.Error()), slog.String("error_type", fmt.Sprintf("%T", err)))
+			extra = append(extra, slog.String("error", scrubURLs(err.Error())), slog.String("error_type", fmt.Sprintf("%T", err)))
 		}
 		extra = append(extra, slog.String("outcome", outcome),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
-		c.push(level, event, "", start, idsFrom(ctx), extra)
+		c.push(level, event, "", start, idsFrom(ctx), attrSet{add: extra})
 	}()
 	return fn(ctx)
 }
 
 // Middleware returns next wrapped to send one event per request, named
-// event (default "http.request"): method, route (the ServeMux pattern that
-// matched, else the path; never the query string), status, bytes and
-// duration_ms; level error for 5xx, warn for 4xx.
+// event (default "http.request"): method, route, status, bytes and
+// duration_ms; level error for 5xx, warn for 4xx. The route is the ServeMux
+// pattern that matched; a request no pattern matched (404, 405) is
+// "unmatched", so probes of random paths stay one value; other routers'
+// requests get the path with IDs replaced by ":id". Never the query string.
+// The ResponseWriter passed on still flushes and hijacks (SSE, WebSockets).
 func (c *Client) Middleware(event string, next http.Handler) http.Handler {
 	if event == "" {
 		event = "http.request"
@@ -59,8 +63,12 @@ func (c *Client) Middleware(event string, next http.Handler) http.Handler {
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			route := r.Pattern // set by ServeMux on this request when it routed it
-			if route == "" {
-				route = r.URL.Path
+			switch {
+			case route != "":
+			case rw.status == http.StatusNotFound || rw.status == http.StatusMethodNotAllowed:
+				route = "unmatched"
+			default:
+				route = routeTemplate(r.URL.Path)
 			}
 			level := LevelInfo
 			switch {
@@ -73,13 +81,13 @@ func (c *Client) Middleware(event string, next http.Handler) http.Handler {
 				level, rw.status = LevelError, http.StatusInternalServerError
 				defer panic(p)
 			}
-			c.push(level, event, "", start, idsFrom(r.Context()), []slog.Attr{
+			c.push(level, event, "", start, idsFrom(r.Context()), attrSet{add: []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.Int("status", rw.status),
 				slog.Int64("bytes", rw.bytes),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			})
+			}})
 		}()
 		next.ServeHTTP(rw, r)
 	})
@@ -108,6 +116,23 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Flush, Hijack and deadlines.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush makes the writer an http.Flusher, as handlers that stream (SSE)
+// assert; it does nothing where the underlying writer cannot flush.
+func (w *statusWriter) Flush() {
+	w.wroteHeader = true
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Hijack makes the writer an http.Hijacker (WebSockets); it fails where the
+// underlying writer cannot hijack.
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.status, w.wroteHeader = http.StatusSwitchingProtocols, true
+	}
+	return conn, rw, err
+}
 
 // Transport returns base (http.DefaultTransport when nil) wrapped to send
 // one event per outbound request, named event (default "http.client"):
@@ -139,7 +164,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	switch {
 	case err != nil:
 		level = LevelError
-		attrs = append(attrs, slog.String("error_class", errorClass(err)), slog.String("error", err.Error()))
+		attrs = append(attrs, slog.String("error_class", errorClass(err)), slog.String("error", scrubURLs(err.Error())))
 	case resp.StatusCode >= 500:
 		level = LevelError
 	case resp.StatusCode >= 400:
@@ -149,7 +174,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		attrs = append(attrs, slog.Int("status", resp.StatusCode))
 	}
 	attrs = append(attrs, slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
-	t.c.push(level, t.event, "", start, idsFrom(r.Context()), attrs)
+	t.c.push(level, t.event, "", start, idsFrom(r.Context()), attrSet{add: attrs})
 	return resp, err
 }
 

@@ -130,7 +130,7 @@ func TestMiddleware(t *testing.T) {
 		route  string
 		status float64
 		level  any
-	}{{"GET /partners/{id}", 200, nil}, {"POST /apply", 502, "error"}, {"/nope", 404, "warn"}}
+	}{{"GET /partners/{id}", 200, nil}, {"POST /apply", 502, "error"}, {"unmatched", 404, "warn"}}
 	for i, w := range want {
 		a := attrsOf(ev[i])
 		if ev[i]["event"] != "http.request" || a["route"] != w.route || a["status"] != w.status || ev[i]["level"] != w.level {

@@ -73,6 +73,17 @@ for text in [
     "Chrome/131.0.0.0", "Windows NT 10.0", "10.0.19045.4170", "iOS 17.5.1", "Android 14; SM-S921N",
     "cart total 3 items", "lat 37.5665 lng 126.9780", "2026-11-25 09:30:00 KST", "ISO 8601 2026-11-25T00:00:00+09:00",
     "pk_live_TYooMQauvdEDq54NiTphI7jx (publishable)", "version 1.2.3.4.5", "a:b:c", "user@localhost",
+    "key=value pairs are parsed", "cache key=partner:1029 hit", "sort key=created_at",
+]:
+    add("text", text)
+# URL queries whose parameters hold nothing secret, beside the ones that do
+# (positives.tsv): everyday search, paging and tracking parameters.
+for text in [
+    "https://shop.example.com/search?q=shoes&page=2", "/apply?step=3&lang=ko", "GET /products?sort=price&order=asc",
+    "https://example.com/list?page=2", "https://example.com/search?q=key+lime+pie", "/search?keyword=shoes&monkey=1",
+    "https://collab.example.com/form?utm_source=newsletter&utm_campaign=fall", "/v1/places?country=KR&limit=20",
+    "https://example.com/p?id=42&ref=home", "/orders?status=paid&per_page=50", "/map?lat=37.5665&lng=126.9780&zoom=12",
+    "https://example.com/?hockey=1&turkey=2", "https://example.com/keys?key_type=rsa", "/docs?section=signatures",
 ]:
     add("text", text)
 

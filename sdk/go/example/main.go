@@ -18,7 +18,7 @@ import (
 	"os"
 	"time"
 
-	curated "github.com/grafana/alloy/curated/sdk/go"
+	curated "github.com/alloy-curated/alloy-curated/sdk/go"
 )
 
 func main() {
