@@ -387,6 +387,27 @@ func TestJSSDK(t *testing.T) {
 		deliveredOnce(t, proxy, lokiURL, run, "reload.event", eventKeys("reload.event", "", 0, 20))
 	})
 
+	// The API is down before any page got an answer: each page is left
+	// 150 ms after tracking, before its own first request has failed. A
+	// beacon to the dead API proves nothing, so each page's event stays
+	// stored too; all 20 are delivered once when the API is back.
+	t.Run("outage before the first request", func(t *testing.T) {
+		const pagesN = 20
+		proxy.stop()
+		t.Cleanup(func() { proxy.start(t) })
+		b := pages.open(t, scenario("outage", jsWebKey, "i", "0", "pages", strconv.Itoa(pagesN)))
+		r := pages.await(t, b, 2*time.Minute, "the last page waiting", func(r url.Values) bool { return r.Get("phase") == "waiting" })
+		if r.Get("queued") != strconv.Itoa(pagesN) {
+			t.Errorf("the last page holds %s events, want all %d tracked during the outage", r.Get("queued"), pagesN)
+		}
+		proxy.start(t)
+		r = pages.await(t, b, time.Minute, "delivery", func(r url.Values) bool { return r.Get("phase") == "delivered" })
+		if r.Get("done") != "true" || r.Get("queued") != "0" {
+			t.Errorf("after the API came back: %v", r)
+		}
+		deliveredOnce(t, proxy, lokiURL, run, "outage.event", eventKeys("outage.event", "", 0, pagesN))
+	})
+
 	// (c) Three tabs share the origin's storage while the API is down; the
 	// third closes with its events stored, the others adopt them: every
 	// event is sent exactly once, by one tab.

@@ -37,6 +37,25 @@ switch (s) {
     else report({ done: await flush(30000) });
     break;
   }
+  // The API is down before any page has had an answer: page after page
+  // tracks one event and is left 150 ms later, before its first request.
+  // The last page holds every one of them, and delivers them once the API
+  // is back.
+  case "outage": {
+    const i = +p.get("i");
+    const pages = +p.get("pages");
+    const c = init(options());
+    track("outage.event", { n: i });
+    if (i + 1 < pages) {
+      await sleep(150);
+      location.href = page({ i: i + 1 });
+      break;
+    }
+    for (let k = 0; k < 250 && c.stats().queued < pages; k++) await sleep(20);
+    report({ phase: "waiting", queued: c.stats().queued });
+    report({ phase: "delivered", done: await flush(60000), queued: c.stats().queued });
+    break;
+  }
   // (b) The API is down: track, fail, reload; the reloaded page reports what
   // it found stored, then delivers it once the API is back.
   case "reload": {
@@ -124,7 +143,7 @@ switch (s) {
   // is kept for later.
   case "denied": {
     const dropped = [];
-    const c = init(options({ onDrop: (evs, reason, detail) => dropped.push(`${evs.length}:${reason}:${detail}`) }));
+    const c = init(options({ debug: true, onDrop: (evs, reason, detail) => (dropped.push(`${evs.length}:${reason}:${detail}`), console.warn("curated: dropped", reason, detail)) }));
     for (let n = 0; n < 5; n++) track("denied.event", { n });
     const done = await flush(20000);
     await sleep(100);

@@ -23,12 +23,12 @@ export interface CuratedEvent {
 
 /** Why events will not reach Loki (the second argument of onDrop). */
 export type DropReason =
-  | "invalid" // refused before queueing: the API would reject it
+  | "invalid" // refused before queueing: the API would reject it; detail names the field
   | "before_send" // beforeSend returned nothing
   | "queue_full" // the oldest events made room for newer ones
   | "rejected" // the API refused the event (4xx); detail names field and code
-  | "gave_up" // still failing after maxRetries
-  | "shutdown"; // still queued when shutdown's deadline passed (Node)
+  | "gave_up" // still failing after maxRetries answers
+  | "shutdown"; // still queued when shutdown's deadline passed
 
 export interface Options {
   /** The API's base URL, or the full URL of POST /v1/events. */
@@ -58,7 +58,7 @@ export interface Options {
   /** Change an event, or return null to drop it. */
   beforeSend?: (e: CuratedEvent) => CuratedEvent | null | false | undefined;
   onDrop?: (events: CuratedEvent[], reason: DropReason, detail?: string) => void;
-  /** Console warnings for mistakes and refusals (each distinct one once). Default true. */
+  /** Every drop also as a console warning (when there is no onDrop). Default false. */
   debug?: boolean;
 }
 
@@ -72,7 +72,7 @@ export interface TrackOptions {
 }
 
 export interface Stats {
-  /** Events in the queue now. */
+  /** Events in the queue now (in flight included). */
   queued: number;
   sent: number;
   dropped: number;
@@ -87,28 +87,35 @@ export interface Client {
   stats(): Stats;
 }
 
-/** What the platforms see of a client. */
-export interface Core extends Client {
-  /** Resume sending now (back online, page shown again). */
-  wake_(): void;
-  /** Queue events stored by another page. */
-  adopt_(events: CuratedEvent[]): void;
-  /** Queued events not in flight (all of them with all). */
-  pending_(all?: boolean): Item[];
-  /** The request body for items. */
-  body(items: Item[]): string;
-  /** Whether the last request failed and is waiting to be retried. */
-  failing_(): boolean;
-  /** Count items as sent by other means (a beacon) and forget them. */
-  ack_(items: Item[]): void;
-}
+// The core and its platforms talk through labelled tuples, not objects:
+// a user's bundler keeps property names (it cannot know they are private),
+// but shortens local names, and the browser entry has a 4 KB budget.
 
-/** One queued event: its wire object, JSON text, byte size and queue order. */
+/** What the platforms get of a client beside it. */
+export type Internals = [
+  /** Resume sending now (back online, page shown again). */
+  wake: () => void,
+  /** Queue events stored by another page (or an earlier client), and send them at once. */
+  adopt: (events: CuratedEvent[]) => void,
+  /** Queued events not in flight (all of them with all). */
+  pending: (all?: boolean) => Item[],
+  /** The request body for items. */
+  body: (items: Item[]) => string,
+  /** Count items as sent by other means (a beacon) and forget them. */
+  ack: (items: Item[]) => void,
+  /** Forget items without counting them: another page took them over. */
+  forget: (items: Item[]) => void,
+  /** Hand every unsent event, now and after the request in flight, to another client. */
+  detach: (to: (events: CuratedEvent[]) => void) => void,
+];
+
+/** One queued event: its wire object, JSON text, byte size, queue order, and whether this page's storage slot holds it. */
 export interface Item {
   e: CuratedEvent;
   s: string;
   n: number;
   i: number;
+  p?: boolean;
 }
 
 /** One entry of a response's errors (docs/api.md). */
@@ -119,66 +126,74 @@ export interface ApiError {
   reason?: string;
 }
 
-/** What a transport saw: status 0 for a network error. */
-export interface Reply {
-  status: number;
-  retryAfter_?: string | null;
-  body?: { errors?: ApiError[] };
-}
+/** What a transport saw: status 0 for a network error, Retry-After, the response's errors. */
+export type Reply = [status: number, retryAfter?: string | null, errors?: ApiError[]];
 
 /** What a platform gives the core. */
-export interface Platform {
-  send(url: string, body: string): Promise<Reply>;
-  /** Called after every change of the queue (browser: persistence). */
-  changed_?(q: Item[]): void;
-  /** Whether this page still owns its stored queue (another tab may have adopted it). */
-  owns_?(): boolean;
-  /** Whether the network is down (browser: navigator.onLine). */
-  offline_?(): boolean;
-  timer_?(t: ReturnType<typeof setTimeout>): void;
+export type Platform = [
   /** Defaults for this platform. */
-  defaults_: Pick<Options, "batchEvents" | "batchBytes" | "maxQueueEvents" | "maxQueueBytes">;
+  defaults: Partial<Options>,
+  send: (url: string, body: string, signal: AbortSignal) => Promise<Reply>,
+  /** Called after every change of the queue (browser: persistence). */
+  changed?: (q: Item[]) => void,
+  /** Items another page took over since they were stored (browser). */
+  taken?: () => Item[],
+  /** Told whether each answer proved the API reachable (browser: shared across pages). */
+  outcome?: (ok: boolean) => void,
+  /** Whether the network is down (browser: navigator.onLine). */
+  offline?: () => boolean,
   /** Extra per-event fields (browser: session id, page). */
-  decorate_?(e: CuratedEvent): void;
-}
+  decorate?: (e: CuratedEvent) => void,
+  /** Told about every timer (Node: unref). */
+  timer?: (t: ReturnType<typeof setTimeout>) => void,
+  /** Keep the process alive while someone waits for a flush (Node). */
+  hold?: (on: boolean) => void,
+];
 
 const NAME = /^[\w.:-]{1,128}$/;
-const FIELDS = ["message", "session_id", "user_id", "trace_id", "span_id"] as const;
-// The API refuses ASCII control characters other than tab, newline and CR.
+const NAMES = "1-128 of A-Za-z0-9_.:-";
+const why = (x?: ApiError) => x && `${x.field || "event"}: ${x.code} (${x.reason})`;
+// The API refuses ASCII control characters other than tab, newline and CR
+// in text, and all of them in IDs; lone surrogates become U+FFFD (where the
+// browser lacks toWellFormed, the API does that). The conformance set
+// (testdata/conformance/events.json) pins both.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g;
-const encoder = new TextEncoder();
-export const bytes = (s: string): number => encoder.encode(s).length;
+export const bytes = (s: string): number => new Blob([s]).size;
+const text = (s: string) => ((s as { toWellFormed?(): string }).toWellFormed?.() ?? s).replace(CONTROL, "\ufffd");
 
-const warned = new Set<string>();
+/**
+ * scrub removes the userinfo, query string and fragment of every URL in s:
+ * error messages and stacks quote URLs, and keys travel in queries. Every
+ * text the SDK builds from an error passes here.
+ */
+export const scrub = (s: string): string => s.replace(/(\w+:\/\/)(?:[^\s/?#@"'`<>]*@)?([^\s?#"'`<>]*)[?#][^\s"'`<>]*/g, "$1$2");
 
 /** Turns any value into what the API accepts, or throws a message naming the path. */
 export function clean(v: unknown, path: string, depth: number): unknown {
   if (depth > 8) throw `${path}: nested over 8 levels`;
-  if (typeof v == "string") return v.replace(CONTROL, "\ufffd");
-  if (typeof v == "number") return isFinite(v) ? v : null;
+  if (typeof v == "string") return text(v);
   if (typeof v == "bigint") return String(v);
-  if (v == null || typeof v == "boolean") return v;
-  if (typeof v != "object") return undefined; // functions and symbols, as JSON.stringify
-  if (v instanceof Date) return isNaN(+v) ? null : v.toISOString();
-  if (v instanceof Error) return clean(String(v), path, depth); // "TypeError: message"
-  if (Array.isArray(v)) return v.map((x, k) => clean(x, path + "." + k, depth + 1) ?? null);
-  const o: Attributes = {};
+  // JSON.stringify does the rest: NaN and infinities become null, a Date
+  // its ISO 8601 text, functions and symbols nothing.
+  if (!v || typeof v != "object" || v instanceof Date) return v;
+  if (v instanceof Error) return text(scrub(String(v))); // "TypeError: message"
+  if (Array.isArray(v)) return v.map((x, k) => clean(x, path + "." + k, depth + 1));
+  // No prototype: "__proto__" stays an ordinary key.
+  const o: Attributes = Object.create(null);
   for (const k in v) {
-    if (!bytes(k) || bytes(k) > 128 || k.replace(CONTROL, "") != k) throw `${path}: key ${JSON.stringify(k)}: 1-128 bytes, no control characters`;
-    const c = clean((v as Attributes)[k], path + "." + k, depth + 1);
-    if (c !== undefined) o[k] = c;
+    if (!k) continue;
+    const key = text(k);
+    if (bytes(key) > 128) throw path + ": a key over 128 bytes";
+    o[key] = clean((v as Attributes)[k], path + "." + k, depth + 1);
   }
   return o;
 }
 
 /** The backoff before retry number attempt (from 1): Retry-After when given (seconds or an HTTP date, at most 5 min), else exponential with jitter. */
 export function delay(attempt: number, retryAfter: string | null | undefined, min: number, max: number): number {
-  if (retryAfter) {
-    const s = Number(retryAfter);
-    const ms = isNaN(s) ? Date.parse(retryAfter) - Date.now() : s * 1000;
-    if (!isNaN(ms)) return Math.min(Math.max(ms, 0), 300000);
-  }
+  const ms = retryAfter ? +retryAfter * 1000 || Date.parse(retryAfter) - Date.now() : NaN;
+  if (ms >= 0) return Math.min(ms, 300000);
   const d = Math.min(max, min * 2 ** (attempt - 1));
   return d / 2 + (Math.random() * d) / 2;
 }
@@ -194,9 +209,9 @@ export function chunk(items: Item[], max: number, bytes: number): Item[] {
 export const eventsURL = (endpoint: string): string =>
   /\/v1\/events\/?$/.test(endpoint) ? endpoint : endpoint.replace(/\/+$/, "") + "/v1/events";
 
-export function createClient(opts: Options, p: Platform): Core {
+export function createClient(opts: Options, [defaults, send, changed, taken, outcome, offline, decorate, timed, hold]: Platform): [Client, ...Internals] {
   // Queue and batch sizes come from the platform's defaults.
-  const o = { flushInterval: 1000, maxRetries: 10, minBackoff: 500, maxBackoff: 30000, maxAttributes: 64, maxEventBytes: 32768, debug: true, ...p.defaults_, ...opts } as Required<Options>;
+  const o = { flushInterval: 1000, maxRetries: 10, minBackoff: 500, maxBackoff: 30000, maxAttributes: 64, maxEventBytes: 32768, ...defaults, ...opts } as Required<Options>;
   const url = eventsURL(o.endpoint);
   const ctx: Attributes = { ...o.attributes };
   if (o.release) ctx.release = o.release;
@@ -214,21 +229,18 @@ export function createClient(opts: Options, p: Platform): Core {
   let limit = o.batchEvents;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let sending: Item[] = [];
-  let waiters: { i: number; done_: (ok: boolean) => void }[] = [];
+  let abort: AbortController | undefined;
+  let handoff: ((events: CuratedEvent[]) => void) | undefined;
+  // Each flush waits for the queue order of its last event: [i, resolve].
+  let waiters: [number, (ok: boolean) => void][] = [];
   const st = { sent: 0, dropped: 0 };
 
-  const warn = (msg: string) => {
-    if (o.debug && !warned.has(msg)) {
-      warned.add(msg);
-      console.warn("curated: " + msg);
-    }
-  };
+  const onDrop = o.onDrop || (o.debug ? (e: CuratedEvent[], r: DropReason, d?: string) => console.warn("curated: dropped", e, r, d) : 0);
   const drop = (items: Item[], reason: DropReason, detail?: string) => {
     if (!items.length) return;
     st.dropped += items.length;
-    if (reason != "queue_full" && reason != "shutdown") warn(`${items.length > 1 ? items.length + " events" : items[0].e.event} dropped (${reason})${detail ? ": " + detail : ""}`);
     try {
-      o.onDrop?.(items.map((x) => x.e), reason, detail);
+      onDrop && onDrop(items.map((x) => x.e), reason, detail);
     } catch {
       /* the app's callback must not stop the client */
     }
@@ -238,16 +250,17 @@ export function createClient(opts: Options, p: Platform): Core {
     const set = new Set(gone);
     q = q.filter((x) => !set.has(x));
     size = q.reduce((n, x) => n + x.n, 0);
-    p.changed_?.(q);
+    changed?.(q);
     settle();
   };
-  const settle = () => {
-    waiters = waiters.filter((w) => (q.length && q[0].i <= w.i) || void w.done_(true));
-    if (!waiters.length) urgent = false;
+  // A waiter is done when nothing queued up to its last event is left.
+  const settle = (w = waiters) => {
+    waiters = w.filter((x) => (q.length && q[0].i <= x[0]) || void x[1](true));
+    if (!waiters.length) (urgent = false), hold?.(false);
   };
   const later = (ms: number, f: () => void) => {
     const t = setTimeout(f, ms);
-    p.timer_?.(t);
+    timed?.(t);
     return t;
   };
   const schedule = (ms: number) => {
@@ -257,6 +270,11 @@ export function createClient(opts: Options, p: Platform): Core {
     });
   };
   const kick = () => {
+    if (handoff) {
+      const rest = q.filter((x) => !sending.includes(x));
+      if (rest.length) handoff(rest.map((x) => x.e)), remove(rest);
+      return;
+    }
     if (!q.length || busy) return;
     if (urgent || q.length >= limit || size >= o.batchBytes) pump();
     else schedule(o.flushInterval);
@@ -264,23 +282,21 @@ export function createClient(opts: Options, p: Platform): Core {
 
   /** Sends the head of the queue; one request at a time keeps the order. */
   const pump = async (): Promise<void> => {
-    if (busy || !q.length) return;
+    // What another page took over is its to send.
+    const theirs = taken?.();
+    if (theirs?.length) remove(theirs);
+    if (busy || !q.length || handoff) return;
     const wait = wakeAt - Date.now();
     if (wait > 0) return schedule(wait);
-    if (p.offline_?.()) return; // the platform calls wake() when back online
-    if (p.owns_ && !p.owns_()) {
-      // Another tab adopted what this page had stored: it sends them.
-      q = [];
-      size = 0;
-      return settle();
-    }
+    if (offline?.()) return; // the platform calls wake() when back online
     const batch = (sending = chunk(q, limit, o.batchBytes));
     busy = true;
+    abort = new AbortController();
     let r: Reply;
     try {
-      r = await p.send(url, body(batch));
+      r = await send(url, body(batch), abort.signal);
     } catch {
-      r = { status: 0 };
+      r = [0];
     }
     busy = false;
     sending = [];
@@ -289,69 +305,47 @@ export function createClient(opts: Options, p: Platform): Core {
   };
 
   const answered = (batch: Item[], r: Reply) => {
-    const s = r.status;
-    const errs = r.body?.errors || [];
-    const why = (x?: ApiError) => (x ? `${x.field || "event"}: ${x.code} (${x.reason})` : "HTTP " + s);
+    const [s, , errs = []] = r;
+    outcome?.(s > 0 && s < 500 && s != 408 && s != 429);
+    if (s == 413 && batch.length > 1) return void (limit = Math.ceil(batch.length / 2)); // split until it fits
     // Per-event refusals are final; not_forwarded ones are sent again, alone (api.md).
     const again = new Set<Item>();
-    let refused = 0;
+    const refused = new Set<Item>();
     for (const x of errs) {
       const it = batch[x.index!];
-      if (!it) continue;
-      if (x.code == "not_forwarded") again.add(it);
-      else refused++, drop([it], "rejected", why(x));
+      if (it && !refused.has(it)) x.code == "not_forwarded" ? again.add(it) : (refused.add(it), drop([it], "rejected", why(x)));
     }
-    if (s == 413 && batch.length > 1) {
-      limit = Math.ceil(batch.length / 2); // split until it fits
-      return;
-    }
+    const rest = again.size ? [...again] : batch;
     if (again.size || !s || s == 408 || s == 429 || s >= 500) {
-      const rest = again.size ? [...again] : batch;
       if (again.size) {
-        st.sent += batch.length - rest.length - refused;
+        st.sent += batch.length - rest.length - refused.size;
         remove(batch.filter((x) => !again.has(x)));
       }
-      return retry(r, rest);
+      return closed ? (drop(rest, "shutdown", "HTTP " + s), remove(rest)) : retry(r, rest);
     }
     attempts = answers = 0;
     limit = o.batchEvents;
-    if (s < 300) st.sent += batch.length - refused;
-    else if (!refused) drop(batch, "rejected", why(errs[0]));
+    // The rest of a refused request is refused with it.
+    if (s < 300) st.sent += batch.length - refused.size;
+    else drop(batch.filter((x) => !refused.has(x)), "rejected", why(refused.size ? undefined : errs[0]) || "HTTP " + s);
     remove(batch);
   };
 
   // Answers count towards maxRetries; network errors (offline, the API
   // down, blocked) are retried until the API answers: what is kept
   // meanwhile is the queue's bounds' business.
-  const retry = (r: Reply, batch: Item[]) => {
+  const retry = ([s, after]: Reply, batch: Item[]) => {
     attempts++;
-    if (r.status && ++answers > o.maxRetries) {
+    if (s && ++answers > o.maxRetries) {
       attempts = answers = 0;
-      drop(batch, "gave_up", "HTTP " + r.status);
+      drop(batch, "gave_up", "HTTP " + s);
       return remove(batch);
     }
-    if (!r.status) warn(`cannot reach ${url} (offline, API down, or blocked); retrying`);
-    wakeAt = Date.now() + delay(attempts, r.retryAfter_, o.minBackoff, o.maxBackoff);
+    wakeAt = Date.now() + delay(attempts, after, o.minBackoff, o.maxBackoff);
   };
 
   const body = (items: Item[]) => `{"context":${context},"events":[${items.map((x) => x.s).join(",")}]}`;
-  const enqueue = (e: CuratedEvent) => {
-    if (closed) return drop([item(e, "")], "shutdown", "after shutdown");
-    p.decorate_?.(e);
-    if (o.userId && !e.user_id) e.user_id = o.userId;
-    let out: CuratedEvent | null | false | undefined = e;
-    try {
-      if (o.beforeSend) out = o.beforeSend(e);
-    } catch (err) {
-      warn("beforeSend threw: " + err);
-    }
-    if (!out) return drop([item(e, "")], "before_send");
-    const s = JSON.stringify(out);
-    const it = item(out, s);
-    if (it.n > o.maxEventBytes) return drop([it], "invalid", `${it.n} bytes > maxEventBytes`);
-    add([it]);
-  };
-  const item = (e: CuratedEvent, s: string): Item => ({ e, s, n: bytes(s), i: ++seq });
+  const item = (e: CuratedEvent, s = ""): Item => ({ e, s, n: bytes(s), i: ++seq });
   /** add queues items (new or adopted), dropping the oldest over the bounds. */
   const add = (items: Item[]) => {
     for (const it of items) {
@@ -363,69 +357,88 @@ export function createClient(opts: Options, p: Platform): Core {
     const old = q.slice(0, k);
     q = q.slice(k);
     drop(old, "queue_full");
-    p.changed_?.(q);
+    changed?.(q);
     settle();
     kick();
   };
 
   const track = (event: string, attributes?: Attributes, t: TrackOptions = {}) => {
+    const e: CuratedEvent = { event: String(event), timestamp: Date.now() };
     try {
-      if (typeof event != "string" || !NAME.test(event)) throw `event ${JSON.stringify(event)}: 1-128 of A-Za-z0-9_.:-`;
-      const e: CuratedEvent = { event, timestamp: Date.now() };
+      if (closed) throw "after shutdown";
+      if (!NAME.test(e.event)) throw "event: " + NAMES;
       if (t.level) e.level = t.level;
-      for (const k of FIELDS) if (t[k] != null) e[k] = clean(String(t[k]), k, 0) as string;
+      if (t.message != null) e.message = text(String(t.message));
       if (attributes != null) {
         const a = clean(attributes, "attributes", 0) as Attributes;
         const keys = Object.keys(a).length;
-        if (keys > o.maxAttributes) throw `attributes: ${keys} keys > maxAttributes`;
+        if (keys > o.maxAttributes) throw "attributes: over maxAttributes";
         if (keys) e.attributes = a;
       }
-      enqueue(e);
+      decorate?.(e);
+      if (o.userId && !t.user_id) e.user_id = o.userId;
+      for (const k of ["session_id", "user_id", "trace_id", "span_id"] as const) {
+        const v = t[k] ?? e[k];
+        if (v == null) continue;
+        // IDs hold no control character at all; trace and span IDs are names.
+        const id = (e[k] = text(String(v).replace(/[\t\n\r]/g, "\ufffd")));
+        if (k[1] == "r" || k[1] == "p" ? !NAME.test(id) : bytes(id) > 256) throw k + ": " + (k[1] == "r" || k[1] == "p" ? NAMES : "over 256 bytes");
+      }
     } catch (err) {
-      drop([item({ event: String(event), timestamp: Date.now() }, "")], "invalid", String(err));
+      return drop([item(e)], closed ? "shutdown" : "invalid", String(err));
     }
+    let out: CuratedEvent | null | false | undefined = e;
+    try {
+      if (o.beforeSend) out = o.beforeSend(e);
+    } catch {
+      /* a failing hook keeps the event as it is */
+    }
+    if (!out) return drop([item(e)], "before_send");
+    const it = item(out, JSON.stringify(out));
+    if (it.n > o.maxEventBytes) return drop([it], "invalid", "event: over maxEventBytes");
+    add([it]);
   };
 
   const flush = (ms?: number): Promise<boolean> => {
     if (!q.length) return Promise.resolve(true);
-    const last = q[q.length - 1].i;
-    const done = new Promise<boolean>((resolve) => waiters.push({ i: last, done_: resolve }));
+    let w: [number, (ok: boolean) => void];
+    const done = new Promise<boolean>((resolve) => waiters.push((w = [q[q.length - 1].i, resolve])));
+    hold?.(true);
     urgent = true;
     pump();
-    // At the deadline the flush answers false; its waiter resolves later, unheard.
-    return ms == null ? done : Promise.race([done, new Promise<boolean>((r) => later(ms, () => r(false)))]);
+    // At the deadline the flush answers false and stops waiting.
+    if (ms != null) later(ms, () => (w[1](false), settle(waiters.filter((x) => x != w))));
+    return done;
   };
 
-  const client: Core = {
+  const client: Client = {
     track,
     error(err, attributes, { event = "error", ...t } = {}) {
       const e = err instanceof Error ? err : new Error(String(err));
-      track(event, { error_type: e.name, error: e.message, stack: e.stack, ...attributes }, { level: "error", message: e.message, ...t });
+      const m = scrub(e.message);
+      track(event, { error_type: e.name, error: m, stack: e.stack && scrub(e.stack), ...attributes }, { level: "error", message: m, ...t });
     },
     flush,
     async shutdown(ms = 5000) {
       const ok = await flush(ms);
       closed = true;
       clearTimeout(timer);
-      if (!ok) {
-        drop(q, "shutdown", "not sent before the deadline");
-        remove(q);
-      }
+      abort?.abort(); // a hanging request must not outlive the deadline
+      const rest = q.filter((x) => !sending.includes(x));
+      drop(rest, "shutdown", "not sent before the deadline");
+      remove(rest);
       return ok;
     },
     stats: () => ({ queued: q.length, ...st }),
-    wake_() {
-      wakeAt = 0;
-      kick();
-    },
-    adopt_: (events) => add(events.map((e) => item(e, JSON.stringify(e)))),
-    pending_: (all) => (all ? q : q.filter((x) => !sending.includes(x))),
-    body,
-    failing_: () => attempts > 0,
-    ack_: (items) => {
-      st.sent += items.length;
-      remove(items);
-    },
   };
-  return client;
+  return [
+    client,
+    () => ((wakeAt = 0), kick()),
+    (events) => (add(events.map((e) => item(e, JSON.stringify(e)))), pump()),
+    (all) => (all ? q : q.filter((x) => !sending.includes(x))),
+    body,
+    (items) => ((st.sent += items.length), remove(items)),
+    remove,
+    (to) => ((handoff = to), clearTimeout(timer), kick()),
+  ];
 }

@@ -1,9 +1,12 @@
-// The Node.js entry point: global fetch with the key in a header, gzip,
-// timers that never keep the process alive, a flush with a deadline on
-// beforeExit and SIGTERM/SIGINT, and an instrumented fetch for outbound calls.
+// The Node.js entry point: its own HTTP agents with the key in a header,
+// gzip, timers and sockets that keep the process alive only while a flush
+// is awaited, a flush with a deadline on beforeExit and SIGTERM/SIGINT, and
+// an instrumented fetch for outbound calls.
+import { Agent as HTTPAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HTTPSAgent, request as httpsRequest } from "node:https";
 import { gzipSync } from "node:zlib";
-import { createClient, type Attributes, type Client, type Options } from "./core.js";
-import { client, forward, use } from "./wrap.js";
+import { createClient, scrub, type Attributes, type Client, type Options, type Reply } from "./core.js";
+import { client, forward, use } from "./current.js";
 
 export type { Attributes, Client, CuratedEvent, DropReason, Level, Options, Stats, TrackOptions } from "./core.js";
 export { wrap, tracked } from "./wrap.js";
@@ -14,21 +17,64 @@ export interface NodeOptions extends Options {
   /** Flush on beforeExit, SIGTERM and SIGINT, for at most exitTimeout ms. Default true. */
   handleExit?: boolean;
   exitTimeout?: number;
-  /** The fetch to send with (default: the global one, never an instrumented one). */
+  /**
+   * A fetch to send with instead of the SDK's own HTTP agents (never an
+   * instrumented one). Its connections may keep the process alive until a
+   * request's timeout, which the own agents never do.
+   */
   fetch?: typeof fetch;
   /** gzip bodies over 1 KiB. Default true. */
   gzip?: boolean;
 }
 
 const base = globalThis.fetch;
+// The SDK's own connections, apart from the application's: their sockets
+// are unref'd, so a request in flight never keeps a process alive that has
+// nothing else to do (beforeExit then runs the exit flush, bounded by
+// exitTimeout); an awaited flush holds the process itself.
+const agents = { "http:": new HTTPAgent({ keepAlive: true }), "https:": new HTTPSAgent({ keepAlive: true }) };
+
+/** post sends one request with the SDK's agents and reads the API's answer. */
+function post(url: string, headers: Record<string, string>, data: string | Uint8Array, signal: AbortSignal, timeout: number): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = (u.protocol == "https:" ? httpsRequest : httpRequest)(
+      u,
+      { method: "POST", headers: { ...headers, "Content-Length": String(Buffer.byteLength(data)) }, signal, timeout, agent: agents[u.protocol as keyof typeof agents] },
+      (res: IncomingMessage) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => {
+          let body: { errors?: Reply[2] } | undefined;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString());
+          } catch {
+            /* not the API's JSON: the status says enough */
+          }
+          resolve([res.statusCode!, res.headers["retry-after"] as string | undefined, body?.errors]);
+        });
+      },
+    );
+    req.on("socket", (s) => s.unref());
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end(data);
+  });
+}
+// The previous init's process listeners: calling init again replaces them.
+let unlisten: (() => void) | undefined;
 
 /** Starts the client every other call uses. Calling it again replaces it. */
 export function init(options: NodeOptions): Client {
   const o = { timeout: 10000, handleExit: true, exitTimeout: 5000, gzip: true, ...options };
-  const send = o.fetch || base;
-  const c = createClient(o, {
-    defaults_: { maxQueueEvents: 10000, maxQueueBytes: 8 << 20, batchEvents: 250, batchBytes: 512 << 10 },
-    async send(url, body) {
+  // Timers never keep the process alive by themselves; this one does while
+  // a flush or shutdown waits, so an awaited flush() settles even when
+  // nothing else runs (shutdown's deadline bounds it at exit).
+  let keep: ReturnType<typeof setInterval> | undefined;
+  const [c] = createClient(o, [
+    { maxQueueEvents: 10000, maxQueueBytes: 8 << 20, batchEvents: 250, batchBytes: 512 << 10 },
+    async (url, body, signal) => {
       const headers: Record<string, string> = { "Content-Type": "application/json" };
       if (o.key) headers["X-API-Key"] = o.key;
       let data: BodyInit = body;
@@ -36,30 +82,43 @@ export function init(options: NodeOptions): Client {
         data = new Uint8Array(gzipSync(body));
         headers["Content-Encoding"] = "gzip";
       }
-      const r = await send(url, { method: "POST", headers, body: data, signal: AbortSignal.timeout(o.timeout) });
-      return { status: r.status, retryAfter_: r.headers.get("Retry-After"), body: await r.json().catch(() => undefined) };
+      if (!o.fetch) return post(url, headers, data as string | Uint8Array, signal, o.timeout);
+      const timeout = AbortSignal.timeout(o.timeout);
+      const r = await o.fetch(url, { method: "POST", headers, body: data, signal: AbortSignal.any ? AbortSignal.any([signal, timeout]) : timeout });
+      return [r.status, r.headers.get("Retry-After"), (await r.json().catch(() => 0))?.errors];
     },
-    timer_: (t) => t.unref?.(),
-  });
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    undefined,
+    (t) => t.unref?.(),
+    (on) => {
+      if (on) keep ??= setInterval(() => {}, 1 << 30);
+      else clearInterval(keep), (keep = undefined);
+    },
+  ]);
+  unlisten?.();
+  unlisten = undefined;
   use(c);
   if (o.handleExit) {
     // beforeExit fires when nothing else keeps the loop alive: send what is
-    // left once, within the deadline, then let the process end.
-    let done = false;
+    // left, within exitTimeout (what is still queued then is dropped and
+    // reported), then let the process end.
     const exit = () => {
-      if (!done && c.stats().queued) {
-        done = true;
-        void c.shutdown(o.exitTimeout);
-      }
+      if (c.stats().queued) void c.shutdown(o.exitTimeout);
     };
-    process.on("beforeExit", exit);
-    for (const sig of ["SIGTERM", "SIGINT"] as const) {
-      process.once(sig, async () => {
+    const signals = (["SIGTERM", "SIGINT"] as const).map((sig) => {
+      const f = async () => {
         await c.shutdown(o.exitTimeout);
         // Ours was the only handler: end the way the signal would have.
         if (!process.listenerCount(sig)) process.kill(process.pid, sig);
-      });
-    }
+      };
+      process.once(sig, f);
+      return () => process.off(sig, f);
+    });
+    process.on("beforeExit", exit);
+    unlisten = () => (process.off("beforeExit", exit), signals.forEach((off) => off()));
   }
   return c;
 }
@@ -91,17 +150,25 @@ export function instrumentFetch(name: string, options: FetchOptions = {}): typeo
       client()?.track(name, { ...a, status: r.status, duration_ms: Date.now() - start }, { level: r.status >= 500 ? "error" : r.status >= 400 ? "warn" : "info" });
       return r;
     } catch (err) {
-      client()?.track(name, { ...a, duration_ms: Date.now() - start, error_class: errorClass(err), error: String((err as Error)?.message ?? err) }, { level: "error" });
+      client()?.track(name, { ...a, duration_ms: Date.now() - start, error_class: errorClass(err), error: scrub(String((err as Error)?.message ?? err)) }, { level: "error" });
       throw err;
     }
   };
 }
 
-/** route replaces path segments that look like ids (digits, UUIDs, long hex) with :id. */
+/**
+ * route replaces path segments that look like ids with :id: numbers, and
+ * segments of 16 or more characters with a digit that are hex (UUIDs,
+ * digests) or have no dashes (opaque IDs such as Places' ChIJN1t_tDeuEmsRUsoyG83frY4);
+ * "partner-applications-2024" stays. The same rule as the Go SDK's.
+ */
 export function route(u: URL): string {
   return u.pathname
     .split("/")
-    .map((s) => s.replace(/^(\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{16,})(?=\.\w+$|$)/i, ":id"))
+    .map((s) => {
+      const [id, ext = ""] = s.split(/(?=\.\w+$)/);
+      return /^\d+$/.test(id) || (id.length >= 16 && /\d/.test(id) && /^([\da-f-]+|[\w]+)$/i.test(id)) ? ":id" + ext : s;
+    })
     .join("/");
 }
 

@@ -1,18 +1,9 @@
 // The function-level abstraction: one event per call, with outcome, duration
 // and the error, so sending events does not clutter application code.
-import type { Attributes, Client } from "./core.js";
-
-let current: Client | undefined;
-
-/** The client that track, wrap and @tracked use (set by init). */
-export const use = (c: Client | undefined): Client | undefined => (current = c);
-export const client = (): Client | undefined => current;
-
-/** A module-level function calling method m of the current client; before init it warns and does nothing. */
-export const forward =
-  <M extends "track" | "error" | "flush" | "shutdown">(m: M) =>
-  (...args: Parameters<Client[M]>): ReturnType<Client[M]> =>
-    current ? (current[m] as (...a: unknown[]) => ReturnType<Client[M]>)(...args) : (console.warn("curated: call init() first"), Promise.resolve(true) as ReturnType<Client[M]>);
+// Its own entry point in browsers (@alloy-curated/sdk/wrap), so pages that
+// do not wrap functions do not download it; Node's entry re-exports it.
+import { scrub, type Attributes } from "./core.js";
+import { client } from "./current.js";
 
 /** Runs fn and reports the call as event name: outcome, duration_ms and, on failure, error_type and error. */
 function call<T>(name: string, attributes: Attributes | undefined, fn: () => T): T {
@@ -21,9 +12,9 @@ function call<T>(name: string, attributes: Attributes | undefined, fn: () => T):
     const a: Attributes = { ...attributes, outcome: failed ? "error" : "ok", duration_ms: Date.now() - start };
     if (failed) {
       a.error_type = err instanceof Error ? err.name : typeof err;
-      a.error = err instanceof Error ? err.message : String(err);
+      a.error = scrub(err instanceof Error ? err.message : String(err));
     }
-    current?.track(name, a, failed ? { level: "error" } : {});
+    client()?.track(name, a, failed ? { level: "error" } : {});
   };
   let out: T;
   try {
@@ -49,11 +40,7 @@ export function wrap<A extends unknown[], R>(name: string, fn: (...args: A) => R
 }
 
 /** A standard (TC39) method decorator doing what wrap does: `@tracked("shopify.sync") async sync() {...}`. */
-export function tracked(name?: string, attributes?: Attributes) {
-  return function <This, A extends unknown[], R>(method: (this: This, ...args: A) => R, context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>) {
-    const event = name || String(context.name);
-    return function (this: This, ...args: A): R {
-      return call(event, attributes, () => method.apply(this, args));
-    };
-  };
-}
+export const tracked =
+  (name?: string, attributes?: Attributes) =>
+  <This, A extends unknown[], R>(method: (this: This, ...args: A) => R, context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>) =>
+    wrap(name || String(context.name), method, attributes) as (this: This, ...args: A) => R;

@@ -79,7 +79,7 @@ test("invalid events are dropped before queueing with a reason, never thrown", a
     ["ok.big", "invalid"],
   ]);
   assert.match(drops[1][2], /attributes\.x\.x.*nested over 8 levels/);
-  assert.match(drops[2][2], /65 keys/);
+  assert.match(drops[2][2], /^attributes: over maxAttributes/);
   const e = a.requests[0].events[0];
   assert.deepEqual(e.attributes, { when: "1970-01-01T00:00:00.000Z", n: "10", err: "TypeError: boom", ctl: "a\ufffdb\tc" });
 });
@@ -243,6 +243,8 @@ test("instrumentFetch reports host, method, route template and status, never the
   assert.ok(!JSON.stringify(evs).includes("secret"));
   assert.deepEqual(shop.requests[0].body, { sku: 1 });
   assert.equal(route(new URL("http://x/a/2024-01/b/deadbeefdeadbeef00")), "/a/2024-01/b/:id");
+  assert.equal(route(new URL("https://places.googleapis.com/v1/places/ChIJN1t_tDeuEmsRUsoyG83frY4")), "/v1/places/:id");
+  assert.equal(route(new URL("http://x/partner-applications-2024/new")), "/partner-applications-2024/new");
 });
 
 test("a process ends by itself, sending what is queued on beforeExit; SIGTERM flushes, then ends it", async (t) => {
@@ -282,12 +284,12 @@ test("the @tracked decorator, compiled by tsc, reports each call", async (t) => 
   ]);
 });
 
-test("npm pack holds both entry points, their types and the bundle, nothing else", async () => {
+test("npm pack holds the entry points (browser, node, wrap), their types and the bundle, nothing else", async () => {
   const { execFileSync } = await import("node:child_process");
   const out = execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: new URL("..", import.meta.url) });
   const [pkg] = JSON.parse(out);
   const files = pkg.files.map((f) => f.path).sort();
-  for (const f of ["README.md", "package.json", "dist/browser.js", "dist/browser.d.ts", "dist/node.js", "dist/node.d.ts", "dist/curated.min.js"]) {
+  for (const f of ["README.md", "package.json", "dist/browser.js", "dist/browser.d.ts", "dist/node.js", "dist/node.d.ts", "dist/wrap.js", "dist/wrap.d.ts", "dist/curated.min.js"]) {
     assert.ok(files.includes(f), `${f} is not packed: ${files}`);
   }
   assert.deepEqual(files.filter((f) => !f.startsWith("dist/") && !["README.md", "package.json"].includes(f)), []);
@@ -295,4 +297,123 @@ test("npm pack holds both entry points, their types and the bundle, nothing else
   // Resolved by its name, the package gives Node the node entry point.
   const self = await import("@alloy-curated/sdk");
   assert.equal(typeof self.instrumentFetch, "function");
+});
+
+// A child process running code against the client, with nothing else alive
+// unless the code keeps it; returns its exit, stdout and how long it took.
+async function script(code) {
+  const { spawn } = await import("node:child_process");
+  const start = Date.now();
+  const p = spawn(process.execPath, ["--input-type=module", "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  p.stdout.on("data", (d) => (out += d));
+  const [code_, signal] = await new Promise((r) => p.on("exit", (c, s) => r([c, s])));
+  return { code: code_, signal, out, ms: Date.now() - start };
+}
+const mod = JSON.stringify(new URL("../dist/node.js", import.meta.url).href);
+
+test("an awaited flush() settles when nothing else keeps the process alive, even after a 503", async (t) => {
+  const a = await api(t, (req, evs, n) => (n == 0 ? [503, { errors: [{ code: "overloaded" }] }, { "Retry-After": "1" }] : [202, {}]));
+  const r = await script(`import { init, track, flush } from ${mod};
+    const c = init({ endpoint: ${JSON.stringify(a.url)}, handleExit: false });
+    for (let i = 0; i < 20; i++) track("await.flush", { i });
+    const ok = await flush();
+    console.log(JSON.stringify({ ok, ...c.stats() }));`);
+  assert.equal(r.code, 0);
+  assert.deepEqual(JSON.parse(r.out), { ok: true, queued: 0, sent: 20, dropped: 0 });
+  assert.equal(names(a.requests.slice(1)).length, 20);
+});
+
+test("at exit against a hanging API the process ends within exitTimeout and reports what it gave up", async (t) => {
+  const hanging = await api(t, () => undefined); // never answers
+  const r = await script(`import { init, track } from ${mod};
+    let dropped = 0;
+    init({ endpoint: ${JSON.stringify(hanging.url)}, exitTimeout: 1000, batchEvents: 50,
+      onDrop: (evs, reason) => { dropped += evs.length; if (reason != "shutdown") console.log("unexpected " + reason); } });
+    for (let i = 0; i < 200; i++) track("exit.hang", { i });
+    process.on("exit", () => console.log(JSON.stringify({ dropped })));`);
+  assert.equal(r.code, 0);
+  assert.deepEqual(JSON.parse(r.out.trim().split("\n").pop()), { dropped: 200 });
+  // A bound, not a speed target: exitTimeout is 1 s, the request timeout 10 s.
+  assert.ok(r.ms < 8000, `exit took ${r.ms} ms`);
+});
+
+test("init a second time replaces the process listeners and keeps what was queued", async (t) => {
+  const a = await api(t);
+  const before = process.listenerCount("beforeExit");
+  const first = init({ endpoint: a.url, ...quiet, handleExit: true, flushInterval: 60000 });
+  first.track("first.client");
+  const second = init({ endpoint: a.url, ...quiet, handleExit: true });
+  assert.equal(process.listenerCount("beforeExit"), before + 1);
+  assert.equal(process.listenerCount("SIGTERM"), 1);
+  await second.flush(5000);
+  await first.flush(5000);
+  init({ endpoint: a.url, ...quiet }); // handleExit false: our listeners are gone
+  assert.equal(process.listenerCount("beforeExit"), before);
+  assert.ok(names(a.requests).includes("first.client"));
+});
+
+test("no query string, userinfo or fragment leaves through an error message", async (t) => {
+  const a = await api(t);
+  init({ endpoint: a.url, ...quiet });
+  const f = instrumentFetch("places.http");
+  // Node's fetch quotes the whole URL in this error.
+  await assert.rejects(f("http://user:pw-SECRET@127.0.0.1:1/v1/places/ChIJN1t_tDeuEmsRUsoyG83frY4?key=KEY-SECRET#frag-SECRET"));
+  error(new Error("GET https://api.example.com/v1/x?api_key=K2-SECRET failed"));
+  try {
+    wrap("w.fail", () => { throw new Error("see https://u:p-SECRET@h/p?sig=S-SECRET"); })();
+  } catch {}
+  await flush(5000);
+  const sent = JSON.stringify(a.requests.flatMap((r) => r.events));
+  assert.ok(!sent.includes("SECRET"), sent);
+  assert.ok(sent.includes("https://api.example.com/v1/x"), sent);
+  assert.ok(sent.includes('"route":"/v1/places/:id"'), sent);
+});
+
+test("debug is off by default: a drop prints nothing", async (t) => {
+  const a = await api(t);
+  const warn = t.mock.method(console, "warn", () => {});
+  const c = init({ endpoint: a.url, handleExit: false });
+  c.track("bad name");
+  assert.equal(warn.mock.callCount(), 0);
+  init({ endpoint: a.url, handleExit: false, debug: true }).track("bad name");
+  assert.equal(warn.mock.callCount(), 1);
+});
+
+// The conformance set the API's and the Go SDK's tests read too
+// (testdata/conformance/events.json): what track sends for each input, or
+// that it drops it before sending, naming the field.
+test("conformance: the SDK sends what the API accepts, as the shared set says", async (t) => {
+  const { readFileSync } = await import("node:fs");
+  const set = JSON.parse(readFileSync(new URL("../../../testdata/conformance/events.json", import.meta.url), "utf8"));
+  const a = await api(t);
+  for (const c of set.cases) {
+    const drops = [];
+    const cl = init({ endpoint: a.url, ...quiet, maxEventBytes: set.limits.max_event_bytes, maxAttributes: set.limits.max_attributes,
+      onDrop: (evs, reason, detail) => drops.push([reason, detail]) });
+    const { event, message, attributes, ...ids } = c.input;
+    const before = a.requests.length;
+    cl.track(event, attributes, { message, ...ids });
+    await cl.flush(5000);
+    const sent = a.requests.slice(before).flatMap((r) => r.events);
+    if (c.sdk.dropped) {
+      assert.equal(sent.length, 0, c.name);
+      assert.equal(drops.length, 1, c.name);
+      assert.equal(drops[0][0], "invalid", c.name);
+      assert.ok(drops[0][1].startsWith(c.sdk.dropped + ":") || drops[0][1].startsWith(c.sdk.dropped + "."), `${c.name}: ${drops[0][1]}`);
+      continue;
+    }
+    assert.equal(sent.length, 1, `${c.name}: ${JSON.stringify(drops)}`);
+    const { timestamp, ...got } = sent[0];
+    assert.deepEqual(got, c.sdk, c.name);
+  }
+});
+
+test("the browser entry, bundled as a user's bundler does, is within 4 KB min+gz; init+track alone smaller still", async () => {
+  const { readFileSync } = await import("node:fs");
+  // Written by scripts/bundle.mjs on every build (npm run build).
+  const sizes = JSON.parse(readFileSync(new URL("../dist/sizes.json", import.meta.url), "utf8"));
+  assert.ok(sizes.entry.gzipped <= 4096, `browser entry ${sizes.entry.gzipped} B`);
+  assert.ok(sizes.initTrack.gzipped < sizes.entry.gzipped, `init+track ${sizes.initTrack.gzipped} B`);
+  assert.ok(sizes.wrapAdds > 0 && sizes.wrapAdds < 400, `wrap adds ${sizes.wrapAdds} B`);
 });
