@@ -408,6 +408,45 @@ func TestJSSDK(t *testing.T) {
 		deliveredOnce(t, proxy, lokiURL, run, "outage.event", eventKeys("outage.event", "", 0, pagesN))
 	})
 
+	// A page whose stored events another page adopted comes back from the
+	// back/forward cache: it sends only what it tracks after the restore.
+	t.Run("bfcache restore after adoption", func(t *testing.T) {
+		proxy.stop()
+		t.Cleanup(func() { proxy.start(t) })
+		b := pages.open(t, scenario("bfcache", jsWebKey))
+		r := pages.await(t, b, time.Minute, "page b holding page a's events", func(r url.Values) bool { return r.Get("phase") == "adopted" })
+		if r.Get("queued") != "5" {
+			t.Errorf("page b holds %s events, want page a's 5", r.Get("queued"))
+		}
+		proxy.start(t)
+		r = pages.await(t, b, time.Minute, "page a restored", func(r url.Values) bool { return r.Get("phase") == "restored" })
+		if r.Get("persisted") != "true" {
+			t.Fatalf("page a was loaded again, not restored from the back/forward cache: %v", r)
+		}
+		if r.Get("done") != "true" || r.Get("queued") != "0" {
+			t.Errorf("after the restore: %v", r)
+		}
+		deliveredOnce(t, proxy, lokiURL, run, "bfcache.event", eventKeys("bfcache.event", "", 0, 6))
+	})
+
+	// A tab whose slot went stale (frozen) and was adopted by another tab
+	// resumes: it sends only what it tracks afterwards.
+	t.Run("frozen tab resumes after adoption", func(t *testing.T) {
+		proxy.stop()
+		t.Cleanup(func() { proxy.start(t) })
+		b := pages.open(t, scenario("frozen", jsWebKey, "tab", "1"))
+		r := pages.await(t, b, time.Minute, "tab 2 holding tab 1's events", func(r url.Values) bool { return r.Get("phase") == "adopted" })
+		if r.Get("queued") != "5" {
+			t.Errorf("tab 2 holds %s events, want tab 1's 5", r.Get("queued"))
+		}
+		proxy.start(t)
+		r = pages.await(t, b, time.Minute, "tab 1 resumed", func(r url.Values) bool { return r.Get("phase") == "resumed" })
+		if r.Get("done") != "true" || r.Get("queued") != "0" {
+			t.Errorf("after resuming: %v", r)
+		}
+		deliveredOnce(t, proxy, lokiURL, run, "frozen.event", eventKeys("frozen.event", "", 0, 6))
+	})
+
 	// (c) Three tabs share the origin's storage while the API is down; the
 	// third closes with its events stored, the others adopt them: every
 	// event is sent exactly once, by one tab.

@@ -56,6 +56,59 @@ switch (s) {
     report({ phase: "delivered", done: await flush(60000), queued: c.stats().queued });
     break;
   }
+  // The API is down: page a stores five events and is left for page b,
+  // which adopts them and delivers them when the API is back, then goes
+  // back: page a returns from the back/forward cache and must not send
+  // them again; what it tracks after the restore is its own to send.
+  case "bfcache": {
+    const c = init(options());
+    if (p.get("step") == "b") {
+      for (let k = 0; k < 250 && c.stats().queued < 5; k++) await sleep(20);
+      report({ phase: "adopted", queued: c.stats().queued });
+      report({ phase: "delivered", done: await flush(60000) });
+      history.back();
+      break;
+    }
+    if (sessionStorage.getItem("bf.left")) {
+      // Loaded again instead of restored: the test must say so.
+      report({ phase: "restored", persisted: false });
+      break;
+    }
+    addEventListener("pageshow", async (e) => {
+      if (!e.persisted) return;
+      track("bfcache.event", { n: 5 });
+      report({ phase: "restored", persisted: true, done: await flush(30000), queued: c.stats().queued });
+    });
+    for (let n = 0; n < 5; n++) track("bfcache.event", { n });
+    await flush(1500); // fails: the API is down
+    sessionStorage.setItem("bf.left", "1");
+    location.href = page({ step: "b" });
+    break;
+  }
+  // A tab holds five events while the API is down, and stops writing its
+  // slot for over a minute (a frozen tab: aged here, as the browser's
+  // freezing cannot be driven from a page). A second tab adopts and
+  // delivers them; the first resumes, tracks on, and must not send them
+  // again.
+  case "frozen": {
+    const c = init(options());
+    if (p.get("tab") == "2") {
+      for (let k = 0; k < 250 && c.stats().queued < 5; k++) await sleep(20);
+      report({ tab: 2, phase: "adopted", queued: c.stats().queued });
+      report({ tab: 2, phase: "delivered", done: await flush(60000) });
+      localStorage.setItem("frozen.done", "1");
+      break;
+    }
+    for (let n = 0; n < 5; n++) track("frozen.event", { n });
+    await flush(1500); // fails: the API is down
+    const slot = Object.keys(localStorage).find((k) => k.startsWith("curated.q."));
+    localStorage.setItem(slot, localStorage.getItem(slot).replace(/^\{"t":\d+/, `{"t":${Date.now() - 61000}`));
+    window.open(page({ tab: 2 }));
+    while (!localStorage.getItem("frozen.done")) await sleep(50);
+    track("frozen.event", { n: 5 });
+    report({ tab: 1, phase: "resumed", done: await flush(30000), queued: c.stats().queued });
+    break;
+  }
   // (b) The API is down: track, fail, reload; the reloaded page reports what
   // it found stored, then delivers it once the API is back.
   case "reload": {
@@ -147,7 +200,8 @@ switch (s) {
     for (let n = 0; n < 5; n++) track("denied.event", { n });
     const done = await flush(20000);
     await sleep(100);
-    const stored = Object.keys(localStorage).filter((k) => k.startsWith("curated.")).map((k) => k + "=" + localStorage.getItem(k));
+    // Event slots only: curated.h, the last answer, is not an event.
+    const stored = Object.keys(localStorage).filter((k) => k.startsWith("curated.q.")).map((k) => k + "=" + localStorage.getItem(k));
     report({ done, queued: c.stats().queued, dropped: dropped.join("|"), stored: stored.join("|") });
     break;
   }

@@ -49,6 +49,7 @@ export function init(options: BrowserOptions): Client {
   const life = new AbortController();
   let stored = false; // this page's slot holds the items marked p_
   let dirty = false; // the queue changed since the slot was written
+  let left = false; // pagehide came (and no pageshow since): the slot is marked left, t=0
   let own = 0; // this page's last answer, as HEALTH
   let sid: string | undefined;
   if (o.session) {
@@ -65,7 +66,7 @@ export function init(options: BrowserOptions): Client {
     stored = false;
     return pending(true).filter((x) => x.p);
   };
-  const save = (t = Date.now(), items = pending(true)) => {
+  const save = (t = left ? 0 : Date.now(), items = pending(true)) => {
     dirty = false;
     if (!ls || life.signal.aborted) return;
     const gone = taken();
@@ -138,7 +139,10 @@ export function init(options: BrowserOptions): Client {
   // events forgotten; otherwise they stay stored as well, and the next page
   // (or another tab) sends them again, which Loki stores once. Without
   // storage there is nothing else to do: beacon and forget.
+  // On navigation pagehide comes first, then visibilitychange: once left,
+  // every write keeps the slot marked left.
   const leave = (gone: boolean) => {
+    left ||= gone;
     const h = health();
     const failing = h < 0 || offline();
     const proven = !ls || (h > 0 && Date.now() - h < FRESH);
@@ -155,8 +159,7 @@ export function init(options: BrowserOptions): Client {
     }
     // Marked as left (t=0) so the next page adopts what is stored at once.
     // A keepalive fetch in flight outlives the page too, unproven likewise.
-    if (gone) save(0, pending(!proven));
-    else save();
+    save(undefined, pending(!(left && proven)));
   };
 
   const on = (t: EventTarget, type: string, f: (e: any) => void) => t.addEventListener(type, f, { signal: life.signal });
@@ -165,7 +168,7 @@ export function init(options: BrowserOptions): Client {
   on(w, "pageshow", (e: PageTransitionEvent) => {
     // Back from the back-forward cache: what this page stored may have been
     // adopted meanwhile (taken() forgets it then); otherwise it is live again.
-    if (e.persisted) save(), adopt(), wake();
+    if (e.persisted) (left = false), save(), adopt(), wake();
   });
   on(w, "online", () => (adopt(), wake()));
   // Another tab left with events stored: take them.

@@ -64,11 +64,12 @@ async function page(options = {}) {
     c,
     mod,
     w,
-    // The page is left (navigation, reload or tab close).
+    // The page is left (navigation, reload or tab close): pagehide first,
+    // then visibilitychange, as browsers fire them.
     leave: (persisted = false) => {
+      fire(w, "pagehide", { persisted });
       d.visibilityState = "hidden";
       fire(d, "visibilitychange");
-      fire(w, "pagehide", { persisted });
     },
     // Back from the back-forward cache.
     restore: () => {
