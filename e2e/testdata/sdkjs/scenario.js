@@ -91,20 +91,30 @@ switch (s) {
   // delivers them; the first resumes, tracks on, and must not send them
   // again.
   case "frozen": {
-    const c = init(options());
+    const signal = async (key) => {
+      while (!localStorage.getItem(key)) await sleep(20);
+    };
     if (p.get("tab") == "2") {
+      // Loaded first, started once tab 1's slot is stale: a page that
+      // starts adopts stale slots.
+      localStorage.setItem("frozen.ready", "1");
+      await signal("frozen.go");
+      const c = init(options());
       for (let k = 0; k < 250 && c.stats().queued < 5; k++) await sleep(20);
       report({ tab: 2, phase: "adopted", queued: c.stats().queued });
       report({ tab: 2, phase: "delivered", done: await flush(60000) });
       localStorage.setItem("frozen.done", "1");
       break;
     }
+    const c = init(options());
     for (let n = 0; n < 5; n++) track("frozen.event", { n });
     await flush(1500); // fails: the API is down
+    window.open(page({ tab: 2 }));
+    await signal("frozen.ready");
     const slot = Object.keys(localStorage).find((k) => k.startsWith("curated.q."));
     localStorage.setItem(slot, localStorage.getItem(slot).replace(/^\{"t":\d+/, `{"t":${Date.now() - 61000}`));
-    window.open(page({ tab: 2 }));
-    while (!localStorage.getItem("frozen.done")) await sleep(50);
+    localStorage.setItem("frozen.go", "1");
+    await signal("frozen.done");
     track("frozen.event", { n: 5 });
     report({ tab: 1, phase: "resumed", done: await flush(30000), queued: c.stats().queued });
     break;
