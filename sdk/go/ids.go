@@ -74,8 +74,11 @@ func (v ids) append(b []byte) []byte {
 // appendID is appendString for IDs, where the API refuses tab, newline and
 // CR too.
 func appendID(b []byte, s string) []byte {
-	if strings.ContainsAny(s, "\t\n\r") {
-		s = strings.NewReplacer("\t", "\ufffd", "\n", "\ufffd", "\r", "\ufffd").Replace(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\t' || c == '\n' || c == '\r' {
+			s = strings.NewReplacer("\t", "\ufffd", "\n", "\ufffd", "\r", "\ufffd").Replace(s)
+			break
+		}
 	}
 	return appendString(b, s)
 }

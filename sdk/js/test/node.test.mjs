@@ -417,3 +417,21 @@ test("the browser entry, bundled as a user's bundler does, is within 4 KB min+gz
   assert.ok(sizes.initTrack.gzipped < sizes.entry.gzipped, `init+track ${sizes.initTrack.gzipped} B`);
   assert.ok(sizes.wrapAdds > 0 && sizes.wrapAdds < 400, `wrap adds ${sizes.wrapAdds} B`);
 });
+
+test("a packed tarball installs into an application offline and resolves by its name", async (t) => {
+  const { execFileSync } = await import("node:child_process");
+  const { mkdtempSync, writeFileSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "curated-pack-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // The commands of docs/sdk-js.md, "Install": npm pack, then npm install the .tgz.
+  const [pkg] = JSON.parse(execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], { cwd: new URL("..", import.meta.url) }));
+  const app = join(dir, "app");
+  execFileSync("mkdir", [app]);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", version: "1.0.0", type: "module" }));
+  execFileSync("npm", ["install", "--offline", "--no-audit", "--no-fund", "--loglevel=error", join(dir, pkg.filename)], { cwd: app });
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e",
+    'const n = await import("@alloy-curated/sdk/node"); const w = await import("@alloy-curated/sdk/wrap"); console.log(typeof n.init, typeof w.wrap)'], { cwd: app });
+  assert.equal(out.toString().trim(), "function function");
+});
