@@ -409,42 +409,32 @@ func TestJSSDK(t *testing.T) {
 	})
 
 	// A page whose stored events another page adopted comes back from the
-	// back/forward cache: it sends only what it tracks after the restore.
+	// back/forward cache, or a tab whose slot went stale (frozen) and was
+	// adopted by another tab resumes: each sends only what it tracks
+	// afterwards.
+	adoptedThenBack := func(t *testing.T, s, event, back string, extra ...string) url.Values {
+		proxy.stop()
+		t.Cleanup(func() { proxy.start(t) })
+		b := pages.open(t, scenario(s, jsWebKey, extra...))
+		r := pages.await(t, b, time.Minute, "the other page holding the first page's events", func(r url.Values) bool { return r.Get("phase") == "adopted" })
+		if r.Get("queued") != "5" {
+			t.Errorf("the other page holds %s events, want the first page's 5", r.Get("queued"))
+		}
+		proxy.start(t)
+		r = pages.await(t, b, time.Minute, "the first page "+back, func(r url.Values) bool { return r.Get("phase") == back })
+		if r.Get("done") != "true" || r.Get("queued") != "0" {
+			t.Errorf("the first page %s: %v", back, r)
+		}
+		deliveredOnce(t, proxy, lokiURL, run, event, eventKeys(event, "", 0, 6))
+		return r
+	}
 	t.Run("bfcache restore after adoption", func(t *testing.T) {
-		proxy.stop()
-		t.Cleanup(func() { proxy.start(t) })
-		b := pages.open(t, scenario("bfcache", jsWebKey))
-		r := pages.await(t, b, time.Minute, "page b holding page a's events", func(r url.Values) bool { return r.Get("phase") == "adopted" })
-		if r.Get("queued") != "5" {
-			t.Errorf("page b holds %s events, want page a's 5", r.Get("queued"))
+		if r := adoptedThenBack(t, "bfcache", "bfcache.event", "restored"); r.Get("persisted") != "true" {
+			t.Errorf("page a was loaded again, not restored from the back/forward cache: %v", r)
 		}
-		proxy.start(t)
-		r = pages.await(t, b, time.Minute, "page a restored", func(r url.Values) bool { return r.Get("phase") == "restored" })
-		if r.Get("persisted") != "true" {
-			t.Fatalf("page a was loaded again, not restored from the back/forward cache: %v", r)
-		}
-		if r.Get("done") != "true" || r.Get("queued") != "0" {
-			t.Errorf("after the restore: %v", r)
-		}
-		deliveredOnce(t, proxy, lokiURL, run, "bfcache.event", eventKeys("bfcache.event", "", 0, 6))
 	})
-
-	// A tab whose slot went stale (frozen) and was adopted by another tab
-	// resumes: it sends only what it tracks afterwards.
 	t.Run("frozen tab resumes after adoption", func(t *testing.T) {
-		proxy.stop()
-		t.Cleanup(func() { proxy.start(t) })
-		b := pages.open(t, scenario("frozen", jsWebKey, "tab", "1"))
-		r := pages.await(t, b, time.Minute, "tab 2 holding tab 1's events", func(r url.Values) bool { return r.Get("phase") == "adopted" })
-		if r.Get("queued") != "5" {
-			t.Errorf("tab 2 holds %s events, want tab 1's 5", r.Get("queued"))
-		}
-		proxy.start(t)
-		r = pages.await(t, b, time.Minute, "tab 1 resumed", func(r url.Values) bool { return r.Get("phase") == "resumed" })
-		if r.Get("done") != "true" || r.Get("queued") != "0" {
-			t.Errorf("after resuming: %v", r)
-		}
-		deliveredOnce(t, proxy, lokiURL, run, "frozen.event", eventKeys("frozen.event", "", 0, 6))
+		adoptedThenBack(t, "frozen", "frozen.event", "resumed", "tab", "1")
 	})
 
 	// (c) Three tabs share the origin's storage while the API is down; the

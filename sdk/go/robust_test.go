@@ -76,15 +76,20 @@ func TestPanickingValuesAreDroppedNotRaised(t *testing.T) {
 	if st.DroppedAttributes != 8 || st.Sent != 2 || st.Dropped != 0 {
 		t.Errorf("stats %+v, want 8 dropped attributes and both events sent", st)
 	}
-	var dropped int
-	for _, e := range errs.get() {
-		if e.Code == "attribute_dropped" {
-			dropped += e.Count
-		}
-	}
-	if dropped != 8 {
+	if dropped := reported(errs, "attribute_dropped"); dropped != 8 {
 		t.Errorf("OnError heard of %d dropped attributes, want 8: %v", dropped, errs.get())
 	}
+}
+
+// reported sums the counts OnError heard of for code.
+func reported(l *errorLog, code string) int {
+	n := 0
+	for _, e := range l.get() {
+		if e.Code == code {
+			n += e.Count
+		}
+	}
+	return n
 }
 
 // blackHole accepts connections and never answers.
@@ -171,14 +176,8 @@ func TestCloseIsBoundedAgainstDeadAPIs(t *testing.T) {
 			if st.Tracked != 35 || st.Dropped != 35 || st.Pending != 0 || st.Queued != 0 {
 				t.Errorf("stats after Close %+v", st)
 			}
-			var reported int
-			for _, e := range log.get() {
-				if e.Code == "gave_up" {
-					reported += e.Count
-				}
-			}
-			if reported != 35 {
-				t.Errorf("OnError heard of %d given-up events, want 35: %v", reported, log.get())
+			if n := reported(log, "gave_up"); n != 35 {
+				t.Errorf("OnError heard of %d given-up events, want 35: %v", n, log.get())
 			}
 			waitGoroutines(t, base)
 		})
@@ -230,11 +229,7 @@ func TestNoEventFallsBetweenCloseAndItsDrain(t *testing.T) {
 		if st.Tracked != 800 || st.Sent+st.Dropped+st.Rejected != 800 || st.Pending != 0 {
 			t.Fatalf("round %d: %+v", round, st)
 		}
-		var closedN int
-		for _, e := range log.get() {
-			closedN += e.Count
-		}
-		if uint64(closedN) != st.Dropped {
+		if closedN := reported(log, "closed"); uint64(closedN) != st.Dropped {
 			t.Fatalf("round %d: %d dropped, OnError heard of %d: %v", round, st.Dropped, closedN, log.get())
 		}
 		if got := len(stub.events()); uint64(got) != st.Sent {

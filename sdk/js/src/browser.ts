@@ -47,7 +47,7 @@ export function init(options: BrowserOptions): Client {
   const ls = o.persist ? storage(() => localStorage) : undefined;
   const slot = PREFIX + rnd();
   const life = new AbortController();
-  let stored = false; // this page's slot holds the items marked p_
+  let stored = false; // this page's slot holds the items marked p
   let dirty = false; // the queue changed since the slot was written
   let left = false; // pagehide came (and no pageshow since): the slot is marked left, t=0
   let own = 0; // this page's last answer, as HEALTH

@@ -377,12 +377,13 @@ export function createClient(opts: Options, [defaults, send, changed, taken, out
       }
       decorate?.(e);
       if (o.userId && !t.user_id) e.user_id = o.userId;
-      for (const k of ["session_id", "user_id", "trace_id", "span_id"] as const) {
+      // IDs hold no control character at all; session and user IDs are at
+      // most 256 bytes (max), trace and span IDs are names (max 0).
+      for (const [k, max] of [["session_id", 256], ["user_id", 256], ["trace_id", 0], ["span_id", 0]] as const) {
         const v = t[k] ?? e[k];
         if (v == null) continue;
-        // IDs hold no control character at all; trace and span IDs are names.
         const id = (e[k] = text(String(v).replace(/[\t\n\r]/g, "\ufffd")));
-        if (k[1] == "r" || k[1] == "p" ? !NAME.test(id) : bytes(id) > 256) throw k + ": " + (k[1] == "r" || k[1] == "p" ? NAMES : "over 256 bytes");
+        if (max ? bytes(id) > max : !NAME.test(id)) throw k + ": " + (max ? "over 256 bytes" : NAMES);
       }
     } catch (err) {
       return drop([item(e)], closed ? "shutdown" : "invalid", String(err));
