@@ -22,7 +22,11 @@ func TestUsableFromACheckout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
+	// The go command that runs this test (-trimpath hides GOROOT from runtime.GOROOT).
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
 	app := t.TempDir()
 	run := func(args ...string) {
 		t.Helper()
