@@ -313,7 +313,7 @@ func iban(s string, i int) (Match, bool) {
 // valid date and a sex/century digit 1-8. Numbers issued since October 2020
 // have no check digit, so a dashed number needs none; a compact 13-digit
 // one must pass the check, or it is as likely an ID.
-func rrn(s string, i int) (Match, bool) {
+func rrn(s string, i int, field string) (Match, bool) {
 	if len(s)-i < 13 {
 		return Match{}, false
 	}
@@ -342,7 +342,7 @@ func rrn(s string, i int) (Match, bool) {
 	if !dashed {
 		// Compact, it is one of every ten 13-digit numbers (epoch
 		// milliseconds): it needs its name nearby too.
-		if !rrnContext(s[max(0, i-32):i]) {
+		if !rrnContext(s[max(0, i-32):i]) && !rrnContext(field) {
 			return Match{}, false
 		}
 		sum := 0
@@ -356,16 +356,47 @@ func rrn(s string, i int) (Match, bool) {
 	return Match{Start: i, End: j, Kind: NationalID}, true
 }
 
+// rrnContext reports whether text before a number (or the name of its
+// field) names a resident registration number.
 func rrnContext(before string) bool {
-	if strings.Contains(before, "주민") || strings.Contains(before, "등록번호") {
-		return true
-	}
-	for k := 0; k+3 <= len(before); k++ {
-		if strings.EqualFold(before[k:k+3], "rrn") {
-			return true
+	return containsWord(before, "주민", "등록번호", "rrn", "jumin", "resident")
+}
+
+// containsWord reports whether s holds one of words, ASCII case ignored.
+func containsWord(s string, words ...string) bool {
+	for _, w := range words {
+		for k := 0; k+len(w) <= len(s); k++ {
+			if strings.EqualFold(s[k:k+len(w)], w) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// phoneContext reports whether text before a number (or the name of its
+// field) names a phone number.
+func phoneContext(before string) bool {
+	return containsWord(before, "phone", "mobile", "tel", "cell", "전화", "연락처", "휴대폰", "핸드폰", "휴대전화")
+}
+
+// compactMobile matches a Korean mobile number written without separators
+// (01012345678): 01 and a carrier digit, then 7 or 8 digits. As bare
+// digits it looks like many IDs, so it needs a phone word before it or a
+// field named for one.
+func compactMobile(s string, i int, field string) (Match, bool) {
+	j := i
+	for j < len(s) && isDigit(s[j]) {
+		j++
+	}
+	n := j - i
+	if (n != 10 && n != 11) || s[i] != '0' || s[i+1] != '1' || strings.IndexByte("016789", s[i+2]) < 0 || !boundaryAfter(s, j) {
+		return Match{}, false
+	}
+	if !phoneContext(s[max(0, i-32):i]) && !phoneContext(field) {
+		return Match{}, false
+	}
+	return Match{Start: i, End: j, Kind: Phone}, true
 }
 
 // ipv4 matches a dotted quad that is not part of a longer dotted number or
@@ -553,9 +584,14 @@ func luhn(digits string) bool {
 // national number has 2 to 4 groups of 2 digits or more, so that dates
 // (2026-11-25 09:30), versions (10.0.19045.4170), ISBNs (978-3-16-148410-0)
 // and dashed IDs (INV-2026-000123) are not taken for one.
-func phone(s string, i int) (Match, bool) {
+func phone(s string, i int, field string) (Match, bool) {
 	if i >= 2 && (s[i-1] == '-' || s[i-1] == '/' || s[i-1] == '#') && isAlnum(s[i-2]) || i >= 1 && s[i-1] == '#' {
 		return Match{}, false // part of an ID or a path
+	}
+	if s[i] == '0' {
+		if m, ok := compactMobile(s, i, field); ok {
+			return m, true
+		}
 	}
 	j := i
 	plus := s[j] == '+'
@@ -622,8 +658,10 @@ func validPhone(s string, i, j int, plus bool, groups []int, digits int) bool {
 	if (ng == 5 && !french) || (ng == 2 && !twoOK) {
 		return false
 	}
-	for _, g := range groups {
-		if g < 2 || french && g != 2 {
+	// A North American number after its trunk prefix 1: 1-800-555-0199.
+	nanp := ng == 4 && s[i] == '1' && groups[0] == 1 && groups[1] == 3 && groups[2] == 3 && groups[3] == 4
+	for k, g := range groups {
+		if (g < 2 && !(nanp && k == 0)) || french && g != 2 {
 			return false
 		}
 	}

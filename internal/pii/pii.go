@@ -96,11 +96,22 @@ func Marker(k Kind) string { return "[REDACTED:" + k.String() + "]" }
 // marker, and which kinds matched. It returns s itself when nothing matched.
 func Redact(s string, set Set) (string, Set) { return RedactWith(s, set, nil) }
 
-// RedactWith is Redact with extra URL query parameter names whose values
-// are secrets (Credential), beside the built-in ones (QueryParamNames).
-func RedactWith(s string, set Set, params ParamNames) (string, Set) {
+// Options say what the text alone does not.
+type Options struct {
+	// QueryParams are more URL query parameter names whose values are
+	// secrets (Credential), beside the built-in ones (QueryParamNames).
+	QueryParams ParamNames
+	// Field is the name of the field the text is the value of (an
+	// attribute key): a compact number in a field named for a phone number
+	// or a resident registration number is one, as it would be after such
+	// a word in the text.
+	Field string
+}
+
+// RedactWith is Redact with options.
+func RedactWith(s string, set Set, o *Options) (string, Set) {
 	var buf [8]Match
-	ms := FindWith(s, set, params, buf[:0])
+	ms := FindWith(s, set, o, buf[:0])
 	if len(ms) == 0 {
 		return s, 0
 	}
@@ -124,10 +135,13 @@ func RedactWith(s string, set Set, params ParamNames) (string, Set) {
 // offsets are always those of s.
 func Find(s string, set Set, dst []Match) []Match { return FindWith(s, set, nil, dst) }
 
-// FindWith is Find with extra secret URL query parameter names.
-func FindWith(s string, set Set, params ParamNames, dst []Match) []Match {
+// FindWith is Find with options (nil for none).
+func FindWith(s string, set Set, o *Options, dst []Match) []Match {
+	if o == nil {
+		o = &Options{}
+	}
 	start := len(dst)
-	dst, odd := find(s, set, params, dst)
+	dst, odd := find(s, set, o, dst)
 	if !odd {
 		return dst
 	}
@@ -136,7 +150,7 @@ func FindWith(s string, set Set, params ParamNames, dst []Match) []Match {
 	if !n.normalize(s) {
 		return dst
 	}
-	dst, _ = find(unsafeString(n.text), set, params, dst[:start])
+	dst, _ = find(unsafeString(n.text), set, o, dst[:start])
 	for k := start; k < len(dst); k++ {
 		dst[k].Start, dst[k].End = n.orig[dst[k].Start], n.orig[dst[k].End]
 	}
@@ -145,7 +159,7 @@ func FindWith(s string, set Set, params ParamNames, dst []Match) []Match {
 
 // find scans s as it is; odd reports whether s holds a character that
 // normalize would rewrite, so Find scans again only then.
-func find(s string, set Set, params ParamNames, dst []Match) (_ []Match, odd bool) {
+func find(s string, set Set, o *Options, dst []Match) (_ []Match, odd bool) {
 	start := len(dst)
 	awsKeyFound := false
 	for i := 0; i < len(s); {
@@ -163,7 +177,7 @@ func find(s string, set Set, params ParamNames, dst []Match) (_ []Match, odd boo
 			i++
 			continue
 		}
-		m, ok := matchAt(s, i, set, params)
+		m, ok := matchAt(s, i, set, o)
 		if !ok {
 			i++
 			continue
@@ -253,7 +267,7 @@ var prefixPair = func() (t [256][128]bool) {
 }()
 
 // matchAt tries the detectors whose first character can start at s[i].
-func matchAt(s string, i int, set Set, params ParamNames) (Match, bool) {
+func matchAt(s string, i int, set Set, o *Options) (Match, bool) {
 	c := s[i]
 	switch c {
 	case '@', '%':
@@ -263,7 +277,7 @@ func matchAt(s string, i int, set Set, params ParamNames) (Match, bool) {
 		return Match{}, false
 	case '=', ':':
 		if set.Has(Credential) {
-			if m, ok := credential(s, i, params); ok {
+			if m, ok := credential(s, i, o.QueryParams); ok {
 				return m, true
 			}
 		}
@@ -300,7 +314,7 @@ func matchAt(s string, i int, set Set, params ParamNames) (Match, bool) {
 	if isDigit(c) || c == '+' || c == '(' {
 		if isDigit(c) {
 			if set.Has(NationalID) {
-				if m, ok := rrn(s, i); ok {
+				if m, ok := rrn(s, i, o.Field); ok {
 					return m, true
 				}
 			}
@@ -316,7 +330,7 @@ func matchAt(s string, i int, set Set, params ParamNames) (Match, bool) {
 			}
 		}
 		if set.Has(Phone) {
-			if m, ok := phone(s, i); ok {
+			if m, ok := phone(s, i, o.Field); ok {
 				return m, true
 			}
 		}

@@ -83,6 +83,15 @@ type fieldPath struct {
 	isKey  bool // the key itself, not its value
 }
 
+// field is the name the value at p is under: the innermost key (an array's
+// elements are under their array's key); "" for a key itself.
+func (p *fieldPath) field() string {
+	if p == nil || p.isKey {
+		return ""
+	}
+	return p.key
+}
+
 func (p *fieldPath) String() string {
 	if p == nil {
 		return ""
@@ -99,7 +108,8 @@ func (p *fieldPath) String() string {
 
 // str redacts one string, recording what it found.
 func (r *redactor) str(s string, where *fieldPath, res *Result, trace bool) string {
-	out, found := pii.RedactWith(s, r.builtins, r.queryParams)
+	opts := pii.Options{QueryParams: r.queryParams, Field: where.field()}
+	out, found := pii.RedactWith(s, r.builtins, &opts)
 	if found != 0 {
 		for _, k := range pii.Kinds() {
 			if found.Has(k) {
@@ -130,7 +140,7 @@ func (r *redactor) apply(ev *event.Event, res *Result, trace bool) bool {
 	keysChanged := false
 	out := ev.Attributes[:0]
 	for _, a := range ev.Attributes {
-		if !r.sensitiveKey(a.Key) && r.cleanString(a.Key) && r.clean(a.Value) {
+		if !r.sensitiveKey(a.Key) && r.cleanString(a.Key, "") && r.clean(a.Value, a.Key) {
 			out = append(out, a) // fast path: nothing to change, nothing allocated
 			continue
 		}
@@ -160,10 +170,12 @@ func (r *redactor) apply(ev *event.Event, res *Result, trace bool) bool {
 	return false
 }
 
-// cleanString reports whether str would leave s unchanged.
-func (r *redactor) cleanString(s string) bool {
+// cleanString reports whether str would leave s, the value of field (""
+// for a key), unchanged.
+func (r *redactor) cleanString(s, field string) bool {
 	var buf [4]pii.Match
-	if len(pii.FindWith(s, r.builtins, r.queryParams, buf[:0])) > 0 {
+	opts := pii.Options{QueryParams: r.queryParams, Field: field}
+	if len(pii.FindWith(s, r.builtins, &opts, buf[:0])) > 0 {
 		return false
 	}
 	for i := range r.custom {
@@ -174,22 +186,23 @@ func (r *redactor) cleanString(s string) bool {
 	return true
 }
 
-// clean reports whether value would leave v unchanged, without allocating.
-func (r *redactor) clean(v any) bool {
+// clean reports whether value would leave v, the value of field,
+// unchanged, without allocating.
+func (r *redactor) clean(v any, field string) bool {
 	switch x := v.(type) {
 	case string:
-		return r.cleanString(x)
+		return r.cleanString(x, field)
 	case json.Number:
 		return !(r.builtins.Has(pii.Card) && pii.IsCardNumber(string(x)))
 	case map[string]any:
 		for k, c := range x {
-			if r.sensitiveKey(k) || !r.cleanString(k) || !r.clean(c) {
+			if r.sensitiveKey(k) || !r.cleanString(k, "") || !r.clean(c, k) {
 				return false
 			}
 		}
 	case []any:
 		for _, c := range x {
-			if !r.clean(c) {
+			if !r.clean(c, field) {
 				return false
 			}
 		}

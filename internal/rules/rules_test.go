@@ -279,3 +279,18 @@ func TestRedactQueryParams(t *testing.T) {
 		t.Errorf("message = %q", ev.Message)
 	}
 }
+
+// A compact number in a field named for a phone number or a resident
+// registration number is one, as it would be after such a word in text;
+// the same digits under another name stay.
+func TestRedactCompactNumbersByFieldName(t *testing.T) {
+	p := mustCompile(t, Config{Redact: DefaultRedact()})
+	ev := decodeOne(t, `{"event":"x","attributes":{"phone":"01012345678","주민등록번호":"9001011234568","rrn":"9001011234568",
+		"contact":{"mobile":"01098765432"},"phones":["01155501234"],"order_id":"01012345678","ref":"9001011234568","created":"1723102966946"}}`)
+	p.Apply(&ev, false)
+	want := `{"contact":{"mobile":"[REDACTED:phone]"},"created":"1723102966946","order_id":"01012345678","phone":"[REDACTED:phone]",` +
+		`"phones":["[REDACTED:phone]"],"ref":"9001011234568","rrn":"[REDACTED]","주민등록번호":"[REDACTED:national_id]"}`
+	if got := attrsJSON(ev); got != want {
+		t.Errorf("attributes:\n got %s\nwant %s", got, want)
+	}
+}

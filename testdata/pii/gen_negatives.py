@@ -86,6 +86,14 @@ for text in [
     "https://example.com/?hockey=1&turkey=2", "https://example.com/keys?key_type=rsa", "/docs?section=signatures",
 ]:
     add("text", text)
+# Digit runs shaped like compact Korean mobile numbers or resident
+# registration numbers, with no phone or RRN word before them: IDs, business
+# registration numbers, timestamps.
+for text in [
+    "order 01012345678 shipped", "invoice 0161234567", "사업자등록번호 1208147521", "사업자등록번호 120-81-47521",
+    "tracking 01198765432 in transit", "batch 0191234567 done", "epoch 1723102966", "build 01012345678-rc1",
+]:
+    add("text", text)
 
 for cat, text in rows:
     print(cat + "\t" + text)
