@@ -94,6 +94,19 @@ type Config struct {
 	// never loops back.
 	HTTPClient *http.Client
 
+	// TraceFunc, when set, gives the trace and span IDs of a context whose
+	// events carry none from WithTrace: the hook for a tracing library
+	// without importing one here. For OpenTelemetry:
+	//
+	//	TraceFunc: func(ctx context.Context) (string, string) {
+	//		sc := trace.SpanContextFromContext(ctx)
+	//		if !sc.IsValid() {
+	//			return "", ""
+	//		}
+	//		return sc.TraceID().String(), sc.SpanID().String()
+	//	},
+	TraceFunc func(ctx context.Context) (traceID, spanID string)
+
 	// OnError, when set, is told about every event that will not reach
 	// Loki: refused by the API (with index, field and code), dropped from a
 	// full queue, given up after retries, or tracked after Close; and about
@@ -253,7 +266,7 @@ func (c *Client) Track(ctx context.Context, event string, attrs ...slog.Attr) {
 
 // Log queues an event with a level and a message.
 func (c *Client) Log(ctx context.Context, level Level, event, message string, attrs ...slog.Attr) {
-	c.push(level, event, message, time.Now(), idsFrom(ctx), attrSet{add: attrs})
+	c.push(level, event, message, time.Now(), c.ids(ctx), attrSet{add: attrs})
 }
 
 // Event is an event with every field the API knows; Send queues it.
@@ -275,7 +288,7 @@ func (c *Client) Send(ctx context.Context, e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	ids := idsFrom(ctx)
+	ids := c.ids(ctx)
 	if e.SessionID != "" {
 		ids.session = e.SessionID
 	}

@@ -27,6 +27,16 @@ func withIDs(ctx context.Context, f func(*ids)) context.Context {
 	return context.WithValue(ctx, idsKey{}, &v)
 }
 
+// ids are the IDs of ctx's events: those set with WithSession, WithUser
+// and WithTrace, and the trace and span IDs of Config.TraceFunc.
+func (c *Client) ids(ctx context.Context) ids {
+	v := idsFrom(ctx)
+	if v.trace == "" && c.cfg.TraceFunc != nil && ctx != nil {
+		v.trace, v.span = c.cfg.TraceFunc(ctx)
+	}
+	return v
+}
+
 // WithSession returns a context whose events carry session_id.
 func WithSession(ctx context.Context, id string) context.Context {
 	return withIDs(ctx, func(v *ids) { v.session = id })

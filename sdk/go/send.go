@@ -289,6 +289,7 @@ func (s *sender) post(ctx context.Context, batch [][]byte) (status int, resp res
 		return 0, resp, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", userAgent)
 	if !c.cfg.DisableGzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}

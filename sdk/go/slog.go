@@ -67,7 +67,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	// The record's attributes go under the handler's groups, merged with
 	// its With attributes at encoding time: no merged copy is built.
-	h.c.push(levelOf(r.Level), event, r.Message, t, idsFrom(ctx), attrSet{base: h.attrs, path: h.groups, add: own})
+	h.c.push(levelOf(r.Level), event, r.Message, t, h.c.ids(ctx), attrSet{base: h.attrs, path: h.groups, add: own})
 	return nil
 }
 

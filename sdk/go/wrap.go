@@ -42,7 +42,7 @@ func DoValue[T any](ctx context.Context, c *Client, event string, fn func(contex
 		}
 		extra = append(extra, slog.String("outcome", outcome),
 			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
-		c.push(level, event, "", start, idsFrom(ctx), attrSet{add: extra})
+		c.push(level, event, "", start, c.ids(ctx), attrSet{add: extra})
 	}()
 	return fn(ctx)
 }
@@ -55,14 +55,42 @@ func DoValue[T any](ctx context.Context, c *Client, event string, fn func(contex
 // requests get the path with IDs replaced by ":id". Never the query string.
 // The ResponseWriter passed on still flushes and hijacks (SSE, WebSockets).
 func (c *Client) Middleware(event string, next http.Handler) http.Handler {
+	return c.MiddlewareWith(MiddlewareOptions{Event: event}, next)
+}
+
+// MiddlewareOptions configure MiddlewareWith.
+type MiddlewareOptions struct {
+	// Event names the events (default "http.request").
+	Event string
+	// Route names the route of a request once it was served, for routers
+	// other than ServeMux: chi's chi.RouteContext(r.Context()).RoutePattern(),
+	// gorilla's mux.CurrentRoute(r).GetPathTemplate(), echo's c.Path(). An
+	// empty result falls back to the rules of Middleware.
+	Route func(r *http.Request) string
+	// Skip, when it returns true, sends no event for the request (health
+	// checks, metrics scrapes).
+	Skip func(r *http.Request) bool
+}
+
+// MiddlewareWith is Middleware with options: a route function for other
+// routers and requests to skip.
+func (c *Client) MiddlewareWith(opts MiddlewareOptions, next http.Handler) http.Handler {
+	event := opts.Event
 	if event == "" {
 		event = "http.request"
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if opts.Skip != nil && opts.Skip(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		rw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			route := r.Pattern // set by ServeMux on this request when it routed it
+			if route == "" && opts.Route != nil {
+				route = opts.Route(r)
+			}
 			switch {
 			case route != "":
 			case rw.status == http.StatusNotFound || rw.status == http.StatusMethodNotAllowed:
@@ -81,7 +109,7 @@ func (c *Client) Middleware(event string, next http.Handler) http.Handler {
 				level, rw.status = LevelError, http.StatusInternalServerError
 				defer panic(p)
 			}
-			c.push(level, event, "", start, idsFrom(r.Context()), attrSet{add: []slog.Attr{
+			c.push(level, event, "", start, c.ids(r.Context()), attrSet{add: []slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("route", route),
 				slog.Int("status", rw.status),
@@ -174,7 +202,7 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		attrs = append(attrs, slog.Int("status", resp.StatusCode))
 	}
 	attrs = append(attrs, slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
-	t.c.push(level, t.event, "", start, idsFrom(r.Context()), attrSet{add: attrs})
+	t.c.push(level, t.event, "", start, t.c.ids(r.Context()), attrSet{add: attrs})
 	return resp, err
 }
 
