@@ -116,9 +116,7 @@ func TestBrowserOrigins(t *testing.T) {
 
 	query := fmt.Sprintf(`{run=%q}`, run)
 	from, to := time.Now().Add(-time.Hour), time.Now().Add(time.Minute)
-	entries := waitForEntries(t, lokiURL, "", query, from, to, 2)
-	time.Sleep(time.Second)
-	entries = queryRange(t, lokiURL, "", query, from, to)
+	entries := settledEntries(t, lokiURL, "", query, from, to, 2)
 	var seen []string
 	for _, e := range entries {
 		var line struct {

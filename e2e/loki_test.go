@@ -111,6 +111,29 @@ func waitForEntries(t testing.TB, lokiURL, tenant, query string, start, end time
 	}
 }
 
+// settledEntries waits for at least want entries, then until Loki gives the
+// same entries for three polls in a row (evidence that nothing late, such
+// as a wrongly accepted event, is still on its way), and returns them.
+func settledEntries(t testing.TB, lokiURL, tenant, query string, start, end time.Time, want int) []lokiEntry {
+	t.Helper()
+	got := waitForEntries(t, lokiURL, tenant, query, start, end, want)
+	same := 0
+	for deadline := time.Now().Add(30 * time.Second); same < 3 && time.Now().Before(deadline); {
+		time.Sleep(250 * time.Millisecond)
+		next := queryRange(t, lokiURL, tenant, query, start, end)
+		if fmt.Sprint(next) == fmt.Sprint(got) {
+			same++
+		} else {
+			same = 0
+		}
+		got = next
+	}
+	if same < 3 {
+		t.Fatalf("Loki's answer to %s never settled", query)
+	}
+	return got
+}
+
 func (e lokiEntry) String() string {
 	return fmt.Sprintf("%s %v %s md=%v", e.Time.Format(time.RFC3339Nano), e.Labels, e.Line, e.Metadata)
 }

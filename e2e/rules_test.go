@@ -111,9 +111,7 @@ func TestCollabmakerEventsAreRefined(t *testing.T) {
 	}
 	query := fmt.Sprintf(`{run=%q}`, run)
 	from, to := time.Now().Add(-time.Hour), time.Now().Add(time.Minute)
-	waitForEntries(t, lokiURL, "", query, from, to, len(want))
-	time.Sleep(time.Second)
-	got := queryRange(t, lokiURL, "", query, from, to)
+	got := settledEntries(t, lokiURL, "", query, from, to, len(want))
 	assertEntries(t, got, want)
 	for _, e := range got {
 		for _, secret := range []string{"jane.doe", "4111", "hunter2", "1234-5678", "203.0.113.9"} {
