@@ -107,6 +107,15 @@ type Config struct {
 	//	},
 	TraceFunc func(ctx context.Context) (traceID, spanID string)
 
+	// BeforeSend, when set, sees every event before it is encoded and may
+	// change it, or drop it by returning false (counted in Dropped and
+	// reported as before_send). It runs on the caller's goroutine: keep it
+	// quick. Attributes of a slog handler's With and groups arrive merged.
+	BeforeSend func(e *Event) bool
+	// OnSent, when set, is told how many events the API accepted after each
+	// answered request, on the sending goroutine.
+	OnSent func(n int)
+
 	// OnError, when set, is told about every event that will not reach
 	// Loki: refused by the API (with index, field and code), dropped from a
 	// full queue, given up after retries, or tracked after Close; and about
@@ -167,7 +176,7 @@ type Client struct {
 
 	tracked, sent, rejected, dropped, retries atomic.Uint64
 	gaveUp                                    atomic.Uint64 // dropped by the sender: given up or left at Close
-	queueDrops, closedDrops                   atomic.Uint64 // reported by the sender
+	queueDrops, closedDrops, beforeSendDrops  atomic.Uint64 // reported by the sender
 	invalid                                   [len(invalidFields)]atomic.Uint64
 	attrDrops, attrPending                    atomic.Uint64   // cumulative; to report
 	ownTransport                              *http.Transport // closed by Close
@@ -312,6 +321,14 @@ type attrSet struct {
 	add  []slog.Attr
 }
 
+// merged is the attributes as one list (for BeforeSend).
+func (a attrSet) merged() []slog.Attr {
+	if len(a.base) == 0 && len(a.path) == 0 {
+		return a.add
+	}
+	return mergeAt(a.base, a.path, a.add)
+}
+
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // push encodes the event once, on the caller's goroutine, and queues the
@@ -322,6 +339,13 @@ func (c *Client) push(level Level, event, message string, t time.Time, ids ids, 
 	if c.closed.Load() {
 		c.dropClosed()
 		return
+	}
+	if c.cfg.BeforeSend != nil {
+		var ok bool
+		if level, event, message, t, ids, attrs, ok = c.beforeSend(level, event, message, t, ids, attrs); !ok {
+			c.drop(&c.beforeSendDrops, 1)
+			return
+		}
 	}
 	if !validName(event) {
 		c.dropInvalid("event")
@@ -377,6 +401,23 @@ func (c *Client) push(level Level, event, message string, t time.Time, ids ids, 
 	case closed:
 		c.dropClosed()
 	}
+}
+
+// beforeSend runs Config.BeforeSend on a copy of the event (so the
+// caller's attributes never escape to the heap when there is no hook).
+func (c *Client) beforeSend(level Level, event, message string, t time.Time, v ids, attrs attrSet) (Level, string, string, time.Time, ids, attrSet, bool) {
+	e := Event{Name: event, Level: level, Message: message, Time: t, Attributes: append([]slog.Attr(nil), attrs.merged()...),
+		SessionID: v.session, UserID: v.user, TraceID: v.trace, SpanID: v.span}
+	if !c.cfg.BeforeSend(&e) {
+		return "", "", "", t, v, attrSet{}, false
+	}
+	if e.Level == "" {
+		e.Level = LevelInfo
+	}
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	return e.Level, e.Name, e.Message, e.Time, ids{e.SessionID, e.UserID, e.TraceID, e.SpanID}, attrSet{add: e.Attributes}, true
 }
 
 // drop counts n events that will not be sent, and keeps them in pending

@@ -2,9 +2,12 @@ package curated_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	curated "github.com/alloy-curated/alloy-curated/sdk/go"
@@ -79,5 +82,77 @@ func TestMiddlewareRouteFuncAndSkip(t *testing.T) {
 	}
 	if strings.Join(routes, " ") != "/partners/{id} /orders/:id" {
 		t.Errorf("routes %v", routes)
+	}
+}
+
+// BeforeSend changes or drops events before they are encoded (the slog
+// handler's With attributes arrive merged); OnSent hears what was taken.
+func TestBeforeSendAndOnSent(t *testing.T) {
+	var sent atomic.Int64
+	var dropped []curated.Error
+	var mu sync.Mutex
+	c, rec := curatedtest.New(t, curated.Config{
+		BeforeSend: func(e *curated.Event) bool {
+			if e.Name == "noise" {
+				return false
+			}
+			e.Attributes = append(e.Attributes, slog.String("region", "eu"))
+			for i, a := range e.Attributes {
+				if a.Key == "email" {
+					e.Attributes[i] = slog.String("email", "scrubbed")
+				}
+			}
+			return true
+		},
+		OnSent:  func(n int) { sent.Add(int64(n)) },
+		OnError: func(e curated.Error) { mu.Lock(); dropped = append(dropped, e); mu.Unlock() },
+	})
+	c.Track(context.Background(), "noise")
+	c.Track(context.Background(), "signup", slog.String("email", "jane@example.com"))
+	slog.New(c.Handler(nil)).With("event", "grouped").WithGroup("req").With("id", "r-1").Info("m", "k", 1)
+	got := rec.Events()
+	if len(got) != 2 || got[0].Attributes["email"] != "scrubbed" || got[0].Attributes["region"] != "eu" ||
+		got[1].Name != "grouped" || got[1].Attributes["req"].(map[string]any)["id"] != "r-1" || got[1].Attributes["region"] != "eu" {
+		t.Errorf("events %+v", got)
+	}
+	if sent.Load() != 2 || c.Stats().Dropped != 1 {
+		t.Errorf("OnSent heard %d, stats %+v", sent.Load(), c.Stats())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(dropped) != 1 || dropped[0].Code != "before_send" {
+		t.Errorf("OnError heard %v", dropped)
+	}
+}
+
+// HandlerOptions.ReplaceAttr rewrites or removes attributes (With ones
+// too), with their groups; AddSource adds the caller.
+func TestHandlerReplaceAttrAndAddSource(t *testing.T) {
+	c, rec := curatedtest.New(t, curated.Config{})
+	h := c.Handler(&curated.HandlerOptions{
+		AddSource: true,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			switch {
+			case a.Key == "password":
+				return slog.Attr{}
+			case len(groups) == 1 && groups[0] == "req" && a.Key == "ip":
+				return slog.String("ip", "masked")
+			}
+			return a
+		},
+	})
+	slog.New(h).With("password", "p").WithGroup("req").Info("login", "event", "login", "ip", "203.0.113.9", "password", "q")
+	got := rec.Events()
+	if len(got) != 1 {
+		t.Fatalf("events %+v", got)
+	}
+	a := got[0].Attributes
+	req, _ := a["req"].(map[string]any)
+	src, _ := a["source"].(map[string]any)
+	if _, ok := a["password"]; ok || req["ip"] != "masked" || req["password"] != nil || req["event"] != "login" {
+		t.Errorf("attributes %v", a)
+	}
+	if src == nil || !strings.HasSuffix(src["file"].(string), "options_test.go") || src["line"] == nil {
+		t.Errorf("source %v", src)
 	}
 }

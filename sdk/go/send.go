@@ -59,6 +59,9 @@ func (c *Client) reportDrops() {
 	if n := c.queueDrops.Swap(0); n > 0 {
 		c.report(Error{Code: "queue_full", Reason: "the send queue was full", Count: int(n)})
 	}
+	if n := c.beforeSendDrops.Swap(0); n > 0 {
+		c.report(Error{Code: "before_send", Reason: "BeforeSend returned false", Count: int(n)})
+	}
 	if n := c.closedDrops.Swap(0); n > 0 {
 		c.report(Error{Code: "closed", Reason: "tracked after Close", Count: int(n)})
 	}
@@ -81,6 +84,14 @@ var invalidReasons = [len(invalidFields)]string{
 	"trace_id is not 1-128 of A-Z a-z 0-9 _ . : -",
 	"span_id is not 1-128 of A-Z a-z 0-9 _ . : -",
 	"attributes nested over 8 levels, a key over 128 bytes, or over MaxAttributes",
+}
+
+// accepted counts n events the API took and tells OnSent.
+func (c *Client) accepted(n int) {
+	c.sent.Add(uint64(n))
+	if c.cfg.OnSent != nil && n > 0 {
+		c.cfg.OnSent(n)
+	}
 }
 
 // giveUp counts and reports events the sender stops trying to send.
@@ -150,7 +161,7 @@ func (s *sender) deliver(ctx context.Context, batch [][]byte) {
 		case err == nil && status/100 == 2:
 			// Counted from the batch, not the body's "accepted": a proxy's
 			// empty 200 must not leave events neither sent nor rejected.
-			c.sent.Add(uint64(len(batch) - s.perEvent(batch, resp)))
+			c.accepted(len(batch) - s.perEvent(batch, resp))
 			return
 		case err == nil && status == http.StatusRequestEntityTooLarge && len(batch) > 1:
 			half := len(batch) / 2
@@ -161,7 +172,7 @@ func (s *sender) deliver(ctx context.Context, batch [][]byte) {
 			// Some events forwarded, the rest listed: retry only those.
 			// Otherwise (overloaded) the whole batch.
 			if rest, refused := s.notForwarded(batch, resp); len(rest) > 0 {
-				c.sent.Add(uint64(len(batch) - len(rest) - refused))
+				c.accepted(len(batch) - len(rest) - refused)
 				batch = rest
 			}
 		case err == nil && status/100 == 4 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -17,6 +18,14 @@ type HandlerOptions struct {
 	// their message: "log." and the message, lower-cased, with every run of
 	// other characters than a-z 0-9 . _ - as one "_" (at most 64 bytes).
 	EventKey string
+	// ReplaceAttr, as in slog.HandlerOptions, rewrites or (returning an
+	// empty Attr) removes each attribute, with the groups it is in; it
+	// runs on With attributes once and on each record's. Groups themselves
+	// are not passed, only their members.
+	ReplaceAttr func(groups []string, a slog.Attr) slog.Attr
+	// AddSource adds attribute "source" with the caller's function, file
+	// and line, as slog's own handlers do.
+	AddSource bool
 }
 
 // Handler returns a slog.Handler that turns records at or above the level
@@ -31,6 +40,7 @@ func (c *Client) Handler(opts *HandlerOptions) slog.Handler {
 		if opts.EventKey != "" {
 			h.eventKey = opts.EventKey
 		}
+		h.replace, h.addSource = opts.ReplaceAttr, opts.AddSource
 	}
 	return h
 }
@@ -42,6 +52,28 @@ type handler struct {
 	event    string      // set by WithAttrs with the event key
 	attrs    []slog.Attr // from WithAttrs, nested under their groups; no key twice at any level
 	groups   []string
+
+	replace   func(groups []string, a slog.Attr) slog.Attr
+	addSource bool
+}
+
+// replaced applies ReplaceAttr to a and, within groups, to their members.
+func (h *handler) replaced(groups []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindGroup {
+		members := a.Value.Group()
+		out := make([]slog.Attr, 0, len(members))
+		inner := groups
+		if a.Key != "" {
+			inner = append(groups[:len(groups):len(groups)], a.Key)
+		}
+		for _, m := range members {
+			if m = h.replaced(inner, m); m.Key != "" || m.Value.Kind() == slog.KindGroup {
+				out = append(out, m)
+			}
+		}
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(out...)}
+	}
+	return h.replace(groups, a)
 }
 
 func (h *handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
@@ -55,9 +87,20 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 			event = a.Value.String()
 			return true
 		}
+		if h.replace != nil {
+			if a = h.replaced(h.groups, a); a.Key == "" && a.Value.Kind() != slog.KindGroup {
+				return true
+			}
+		}
 		own = appendFlat(own, a)
 		return true
 	})
+	base := h.attrs
+	if h.addSource && r.PC != 0 {
+		// At the top, outside the handler's groups, as slog's handlers put it.
+		f, _ := runtime.CallersFrames([]uintptr{r.PC}).Next()
+		base = append(base[:len(base):len(base)], slog.Group(slog.SourceKey, slog.String("function", f.Function), slog.String("file", f.File), slog.Int("line", f.Line)))
+	}
 	if event == "" {
 		event = eventFromMessage(r.Message)
 	}
@@ -67,7 +110,7 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	// The record's attributes go under the handler's groups, merged with
 	// its With attributes at encoding time: no merged copy is built.
-	h.c.push(levelOf(r.Level), event, r.Message, t, h.c.ids(ctx), attrSet{base: h.attrs, path: h.groups, add: own})
+	h.c.push(levelOf(r.Level), event, r.Message, t, h.c.ids(ctx), attrSet{base: base, path: h.groups, add: own})
 	return nil
 }
 
@@ -90,6 +133,11 @@ func (h *handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 		if len(h.groups) == 0 && a.Key == h.eventKey && a.Value.Kind() == slog.KindString {
 			n.event = a.Value.String()
 			continue
+		}
+		if h.replace != nil {
+			if a = h.replaced(h.groups, a); a.Key == "" && a.Value.Kind() != slog.KindGroup {
+				continue
+			}
 		}
 		rest = appendFlat(rest, a)
 	}
