@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -112,6 +113,10 @@ type Config struct {
 	// reported as before_send). It runs on the caller's goroutine: keep it
 	// quick. Attributes of a slog handler's With and groups arrive merged.
 	BeforeSend func(e *Event) bool
+	// Sample keeps events of the named events with the given probability
+	// (0 to 1), client-side: {"page.view": 0.1} sends one page view in
+	// ten. Sampled-out events are counted in Stats.Sampled, not Dropped.
+	Sample map[string]float64
 	// OnSent, when set, is told how many events the API accepted after each
 	// answered request, on the sending goroutine.
 	OnSent func(n int)
@@ -144,14 +149,15 @@ func (e Error) Error() string {
 }
 
 // Stats counts what happened to the client's events. Every event counts
-// once in Tracked and, once settled, once in Sent, Rejected or Dropped:
-// Tracked = Sent + Rejected + Dropped + Pending at every moment, and Pending
-// is 0 once Close has returned.
+// once in Tracked and, once settled, once in Sent, Rejected, Dropped or
+// Sampled: Tracked = Sent + Rejected + Dropped + Sampled + Pending at every
+// moment, and Pending is 0 once Close has returned.
 type Stats struct {
 	Tracked  uint64 // every event given to the client (Track, Log, Send, the handler, the wrappers)
 	Sent     uint64 // accepted by the API (202)
 	Rejected uint64 // refused by the API (4xx per event or request)
 	Dropped  uint64 // never sent: invalid, queue full, given up, or tracked after Close
+	Sampled  uint64 // left out by Config.Sample, on purpose
 	Pending  uint64 // queued or in flight
 	Queued   int    // waiting in the queue now (not in flight)
 	Retries  uint64 // requests sent again
@@ -175,6 +181,7 @@ type Client struct {
 	once     sync.Once
 
 	tracked, sent, rejected, dropped, retries atomic.Uint64
+	sampled                                   atomic.Uint64
 	gaveUp                                    atomic.Uint64 // dropped by the sender: given up or left at Close
 	queueDrops, closedDrops, beforeSendDrops  atomic.Uint64 // reported by the sender
 	invalid                                   [len(invalidFields)]atomic.Uint64
@@ -351,6 +358,10 @@ func (c *Client) push(level Level, event, message string, t time.Time, ids ids, 
 		c.dropInvalid("event")
 		return
 	}
+	if rate, ok := c.cfg.Sample[event]; ok && rand.Float64() >= rate {
+		c.sampled.Add(1)
+		return
+	}
 	if f := ids.invalid(); f != "" {
 		c.dropInvalid(f)
 		return
@@ -512,7 +523,7 @@ func (c *Client) Close(ctx context.Context) error {
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
 	// Settled counts are read before Tracked, so Pending is never negative.
-	sent, rejected, dropped := c.sent.Load(), c.rejected.Load(), c.dropped.Load()
+	sent, rejected, dropped, sampled := c.sent.Load(), c.rejected.Load(), c.dropped.Load(), c.sampled.Load()
 	tracked := c.tracked.Load()
 	queued, _ := c.q.status()
 	return Stats{
@@ -520,7 +531,8 @@ func (c *Client) Stats() Stats {
 		Sent:              sent,
 		Rejected:          rejected,
 		Dropped:           dropped,
-		Pending:           tracked - sent - rejected - dropped,
+		Sampled:           sampled,
+		Pending:           tracked - sent - rejected - dropped - sampled,
 		Queued:            queued,
 		Retries:           c.retries.Load(),
 		DroppedAttributes: c.attrDrops.Load(),

@@ -156,3 +156,22 @@ func TestHandlerReplaceAttrAndAddSource(t *testing.T) {
 		t.Errorf("source %v", src)
 	}
 }
+
+// Sample keeps about the given share of an event, and says how many it left out.
+func TestSampleByEventName(t *testing.T) {
+	c, rec := curatedtest.New(t, curated.Config{Sample: map[string]float64{"page.view": 0.1, "never": 0}})
+	for i := 0; i < 2000; i++ {
+		c.Track(context.Background(), "page.view")
+	}
+	c.Track(context.Background(), "never")
+	c.Track(context.Background(), "form.submit")
+	views := len(rec.Named("page.view"))
+	st := c.Stats()
+	// 2,000 draws at 0.1: 200 expected, outside 120..280 with probability < 1e-8.
+	if views < 120 || views > 280 || len(rec.Named("never")) != 0 || len(rec.Named("form.submit")) != 1 {
+		t.Errorf("kept %d page views, %d never, %d submits", views, len(rec.Named("never")), len(rec.Named("form.submit")))
+	}
+	if st.Sampled != uint64(2000-views+1) || st.Tracked != st.Sent+st.Sampled || st.Pending != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
