@@ -28,6 +28,9 @@ export interface NodeOptions extends Options {
 }
 
 const base = globalThis.fetch;
+/** This SDK's version, sent in the User-Agent of every request from Node.js. */
+export const VERSION = "0.2.0";
+const userAgent = `alloy-curated-js/${VERSION} node/${process.version}`;
 // The SDK's own connections, apart from the application's: their sockets
 // are unref'd, so a request in flight never keeps a process alive that has
 // nothing else to do (beforeExit then runs the exit flush, bounded by
@@ -75,7 +78,7 @@ export function init(options: NodeOptions): Client {
   const [c] = createClient(o, [
     { maxQueueEvents: 10000, maxQueueBytes: 8 << 20, batchEvents: 250, batchBytes: 512 << 10 },
     async (url, body, signal) => {
-      const headers: Record<string, string> = { "Content-Type": "application/json" };
+      const headers: Record<string, string> = { "Content-Type": "application/json", "User-Agent": userAgent };
       if (o.key) headers["X-API-Key"] = o.key;
       let data: BodyInit = body;
       if (o.gzip && body.length > 1024) {

@@ -435,3 +435,14 @@ test("a packed tarball installs into an application offline and resolves by its 
     'const n = await import("@alloy-curated/sdk/node"); const w = await import("@alloy-curated/sdk/wrap"); console.log(typeof n.init, typeof w.wrap)'], { cwd: app });
   assert.equal(out.toString().trim(), "function function");
 });
+
+test("every request names the SDK and its version in User-Agent", async (t) => {
+  const { readFileSync } = await import("node:fs");
+  const { VERSION } = await import("../dist/node.js");
+  assert.equal(VERSION, JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version);
+  const a = await api(t);
+  const c = init({ endpoint: a.url, ...quiet });
+  c.track("ua.check");
+  await c.flush(5000);
+  assert.equal(a.requests[0].headers["user-agent"], `alloy-curated-js/${VERSION} node/${process.version}`);
+});
