@@ -289,7 +289,7 @@ test("npm pack holds the entry points (browser, node, wrap), their types and the
   const out = execFileSync("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: new URL("..", import.meta.url) });
   const [pkg] = JSON.parse(out);
   const files = pkg.files.map((f) => f.path).sort();
-  for (const f of ["README.md", "package.json", "dist/browser.js", "dist/browser.d.ts", "dist/node.js", "dist/node.d.ts", "dist/wrap.js", "dist/wrap.d.ts", "dist/curated.min.js"]) {
+  for (const f of ["README.md", "package.json", "dist/browser.js", "dist/browser.d.ts", "dist/node.js", "dist/node.d.ts", "dist/wrap.js", "dist/wrap.d.ts", "dist/testing.js", "dist/testing.d.ts", "dist/curated.min.js"]) {
     assert.ok(files.includes(f), `${f} is not packed: ${files}`);
   }
   assert.deepEqual(files.filter((f) => !f.startsWith("dist/") && !["README.md", "package.json"].includes(f)), []);
@@ -445,4 +445,21 @@ test("every request names the SDK and its version in User-Agent", async (t) => {
   c.track("ua.check");
   await c.flush(5000);
   assert.equal(a.requests[0].headers["user-agent"], `alloy-curated-js/${VERSION} node/${process.version}`);
+});
+
+test("the testing recorder captures what the API would get, for an application's own tests", async () => {
+  const { recorder } = await import("../dist/testing.js");
+  const rec = recorder();
+  init({ endpoint: "http://api.test", fetch: rec.fetch, service: "collabmaker", ...quiet });
+  track("form.submit", { step: 3 }, { session_id: "s-1" });
+  for (let i = 0; i < 30; i++) track("bulk", { note: "x".repeat(60) }); // over 1 KiB: gzipped
+  await flush(5000);
+  const [e] = rec.named("form.submit");
+  assert.equal(e.attributes.step, 3);
+  assert.equal(e.session_id, "s-1");
+  assert.equal(e.context.service, "collabmaker");
+  assert.equal(rec.named("bulk").length, 30);
+  assert.equal(rec.headers()[0]["content-encoding"], "gzip");
+  rec.reset();
+  assert.equal(rec.events().length, 0);
 });
