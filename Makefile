@@ -23,7 +23,7 @@ ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki alertmanager up image image-local push-images dashboards sdk-js test test-unit test-sdk test-sdk-js test-dashboards test-deploy test-e2e test-faults lint fuzz bench bench-alerts deps clean
+.PHONY: all build run loki alertmanager up image image-local push-images dashboards sdk-js test test-unit test-sdk test-sdk-js test-dashboards test-deploy test-e2e test-faults lint fuzz bench bench-alerts scenarios deps clean
 
 all: build
 
@@ -123,7 +123,7 @@ test-deploy:
 test-e2e: bin/alloy-custom bin/loki bin/alertmanager sdk-js
 	./scripts/ensure-package.sh chromium
 	./scripts/ensure-package.sh buildah
-	go test -count=1 -v -timeout 25m -skip '^TestFault' ./e2e/...
+	go test -count=1 -v -timeout 40m -skip '^TestFault' ./e2e/...
 
 ## test-faults: break Loki or alloy-custom under load and count acknowledged events in Loki (~8 min).
 test-faults: bin/alloy-custom bin/loki
@@ -150,6 +150,11 @@ bench: bin/alloy-custom
 ALERT_CYCLES ?= 12
 bench-alerts: bin/alloy-custom bin/loki bin/alertmanager
 	go test -count=1 -run '^$$' -bench BenchmarkAlertDetection -benchtime $(ALERT_CYCLES)x -timeout 30m ./e2e/
+
+## scenarios: a replayed realistic day and one incident per service through alloy-custom, Loki's ruler
+## and Alertmanager (~10 min; also part of make test); report in .cache/bench/scenario.md.
+scenarios: bin/alloy-custom bin/loki bin/alertmanager
+	go test -count=1 -run '^TestAlertScenarios$$' -v -timeout 30m ./e2e/
 
 lint:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \

@@ -34,6 +34,24 @@ func p95(event, window string) string {
 	return `quantile_over_time(0.95, ` + cmAll + ` |= "` + event + `" | json event, duration_ms="attributes.duration_ms" | event="` + event + `" | unwrap duration_ms [` + window + `]) by (event)`
 }
 
+// recent counts one event in the last 10 minutes, 0 when there is none.
+func recent(event string, ok bool) string {
+	return `sum(count_over_time(` + selector(ok) + ` |= "` + event + `" | json event | event="` + event + `" [10m])) or vector(0)`
+}
+
+// per5m counts one event per Grafana step (5 minutes or more), 0 where
+// there is none.
+func per5m(event string, ok bool) string {
+	return `sum(count_over_time(` + selector(ok) + ` |= "` + event + `" | json event | event="` + event + `" [$__auto])) or vector(0)`
+}
+
+func selector(ok bool) string {
+	if ok {
+		return `{env=~"$env", service=~"$service", level!~"error|fatal"}`
+	}
+	return cmAll
+}
+
 // stepFilter keeps form.step events of one step.
 func stepFilter(step string) string {
 	return `, step="attributes.step" | step="` + step + `"`
@@ -42,11 +60,35 @@ func stepFilter(step string) string {
 // collabmaker is the partner application form's health at a glance: the
 // funnel, the integrations it depends on, and the submissions that failed.
 func collabmaker() *dashboard.DashboardBuilder {
-	return newDashboard("Collabmaker form health", "curated-collabmaker", "The partner application form: funnel, Shopify and Google Places integrations, failed submissions.", "collabmaker", "now-24h").
+	return newDashboard("Collabmaker form health", "curated-collabmaker", "The partner application form now: alerts, opens and submissions per 5 minutes, the funnel, Shopify and Google Places, errors by browser and release, failed submissions.", "collabmaker", "now-1h").
 		WithVariable(labelVar("env", "Environment", `label_values(env)`, false)).
 		WithVariable(labelVar("service", "Service", `label_values({env=~"$env"}, service)`, false).
 			Current(dashboard.VariableOption{Text: dashboard.StringOrArrayOfString{String: cog.ToPtr("collabmaker")},
 				Value: dashboard.StringOrArrayOfString{String: cog.ToPtr("collabmaker")}})).
+		WithPanel(alertList("Firing alerts", `{service=~"$service"}`)).
+		WithRow(dashboard.NewRowBuilder("Now")).
+		WithPanel(stat.NewPanelBuilder().Title("Last 10 minutes").Span(8).Height(6).
+			Description("Opened, submit attempts and successful submissions in the last 10 minutes, whatever the range: red at 0.").
+			Unit("short").ReduceOptions(reduce("lastNotNull")).NoValue("0").Thresholds(zeroIsRed()).
+			WithTarget(instant("A", recent("form.open", false)).LegendFormat("opened")).
+			WithTarget(instant("B", recent("form.submit.attempt", false)).LegendFormat("submit attempts")).
+			WithTarget(instant("C", recent("form.submit", true)).LegendFormat("submitted"))).
+		WithPanel(timeseries.NewPanelBuilder().Title("Per 5 minutes").Span(16).Height(6).
+			Description("Opens, steps, submit attempts and successful submissions per 5 minutes; 0 is drawn, never a gap.").
+			Unit("short").Interval("5m").
+			WithTarget(series("A", per5m("form.open", false), "opened")).
+			WithTarget(series("B", per5m("form.step", false), "steps")).
+			WithTarget(series("C", per5m("form.submit.attempt", false), "submit attempts")).
+			WithTarget(series("D", per5m("form.submit", true), "submitted"))).
+		WithPanel(timeseries.NewPanelBuilder().Title("Integration error ratio").Span(12).Height(7).
+			Description("Failed calls as a share of all calls, per integration and country, over time.").
+			Unit("percentunit").
+			WithTarget(series("A", `sum by (event, country) (count_over_time({env=~"$env", service=~"$service", level=~"error|fatal"} |~ `+"`"+`"event":"[^"]*\.(sync|lookup)"`+"`"+` | json event, country="attributes.country" | event=~`+"`"+`.+\.(sync|lookup)`+"`"+` [$__auto])) / on (event, country) sum by (event, country) (count_over_time(`+cmAll+` |~ `+"`"+`"event":"[^"]*\.(sync|lookup)"`+"`"+` | json event, country="attributes.country" | event=~`+"`"+`.+\.(sync|lookup)`+"`"+` [$__auto]))`, "{{event}} {{country}}"))).
+		WithPanel(table.NewPanelBuilder().Title("Errors and conversion by browser and release").Span(12).Height(7).
+			Description("Per browser and release in the range: sessions with an uncaught error as a share of sessions, and submissions per form opened. A release that broke one browser stands out.").
+			WithTarget(instant("A", `count by (browser, release) (sum by (browser, release, session_id) (count_over_time({env=~"$env", service=~"$service", level=~"error|fatal"} |= "browser.error" | json event, browser="attributes.browser", release="attributes.release" | event="browser.error" [$__range]))) / on (browser, release) count by (browser, release) (sum by (browser, release, session_id) (count_over_time(`+cmAll+` |= "form.open" | json event, browser="attributes.browser", release="attributes.release" | event="form.open" [$__range])))`).LegendFormat("{{browser}} {{release}} errors")).
+			WithTarget(instant("B", `sum by (browser, release) (count_over_time({env=~"$env", service=~"$service", level!~"error|fatal"} |= "form.submit" | json event, browser="attributes.browser", release="attributes.release" | event="form.submit" [$__range])) / on (browser, release) sum by (browser, release) (count_over_time(`+cmAll+` |= "form.open" | json event, browser="attributes.browser", release="attributes.release" | event="form.open" [$__range]))`).LegendFormat("{{browser}} {{release}} conversion")).
+			WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}})).
 		WithRow(dashboard.NewRowBuilder("Funnel")).
 		WithPanel(bargauge.NewPanelBuilder().Title("Funnel").Span(12).Height(9).
 			Description("How many applicants reached each stage in the chosen range.").

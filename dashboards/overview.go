@@ -20,11 +20,12 @@ const (
 // overview answers "what are my services sending, and what fails?" for
 // any service that sends events.
 func overview() *dashboard.DashboardBuilder {
-	return newDashboard("Events overview", "curated-events-overview", "Every service sending curated events: volume, errors, top failures, latest errors, last event seen.", "events", "now-6h").
+	return newDashboard("Events overview", "curated-events-overview", "Every service sending curated events: volume, errors, top failures, latest errors, last event seen.", "events", "now-1h").
 		WithVariable(labelVar("env", "Environment", `label_values(env)`, false)).
 		WithVariable(labelVar("service", "Service", `label_values({env=~"$env"}, service)`, true)).
 		WithVariable(levelVar()).
 		WithVariable(eventVar()).
+		WithPanel(alertList("Firing alerts", `{service=~"$service"}`)).
 		WithRow(dashboard.NewRowBuilder("At a glance")).
 		WithPanel(stat.NewPanelBuilder().Title("Events").Span(4).Height(4).
 			Description("Events stored in the chosen range (level and event filters apply).").

@@ -90,6 +90,29 @@ func thresholds(warn, crit float64) *dashboard.ThresholdsConfigBuilder {
 	})
 }
 
+// zeroIsRed: red at 0, green from 1. A count that drops to zero is the
+// news; with "or vector(0)" the query returns 0 instead of no data.
+func zeroIsRed() *dashboard.ThresholdsConfigBuilder {
+	return dashboard.NewThresholdsConfigBuilder().Mode(dashboard.ThresholdsModeAbsolute).Steps([]dashboard.Threshold{
+		{Color: "red"},
+		{Value: cog.ToPtr(1.0), Color: "green"},
+	})
+}
+
+// alertList lists the firing alerts of the provisioned Alertmanager
+// datasource (uid alertmanager) whose labels match filter, for the top of
+// a dashboard. The foundation SDK has no builder for this panel type.
+func alertList(title, filter string) *dashboard.PanelBuilder {
+	return dashboard.NewPanelBuilder().Type("alertlist").Title(title).Span(24).Height(5).
+		Description("Alerts firing now (Alertmanager), for this dashboard's service.").
+		Options(map[string]any{
+			"viewMode": "list", "groupMode": "default", "groupBy": []string{}, "maxItems": 20,
+			"sortOrder": 1, "dashboardAlerts": false, "alertName": "", "alertInstanceLabelFilter": filter,
+			"datasource":  "Alertmanager",
+			"stateFilter": map[string]bool{"firing": true, "pending": true, "noData": false, "normal": false, "error": true},
+		})
+}
+
 // organize keeps, orders and renames the columns of a table.
 func organize(columns ...[2]string) dashboard.DataTransformerConfig {
 	index := map[string]int{}

@@ -117,7 +117,7 @@ func TestAlertmanagerConfigAndSecretAreDelivered(t *testing.T) {
 		"url_file: /etc/alertmanager/secrets/target",
 		`smarthost: '{"Ref":"AlertSmtpSmarthost"}'`,
 		"group_wait: 5s",
-		`source_matchers: ['alertname="ShopifySyncFailed"']`,
+		`source_matchers: ['alertname="IntegrationFailing"']`,
 	} {
 		if !strings.Contains(cfg, want) {
 			t.Errorf("Alertmanager's config lacks %q", want)

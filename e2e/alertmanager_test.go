@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -194,6 +195,7 @@ func (in *inbox) wait(t testing.TB, timeout time.Duration, what string, done fun
 
 // ruleFile is the part of a Prometheus-format rule file the tests read.
 type ruleFile struct {
+	path   string
 	Groups []struct {
 		Name     string `yaml:"name"`
 		Interval string `yaml:"interval"`
@@ -221,7 +223,7 @@ func shippedRules(t testing.TB) (map[string]string, []ruleFile) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rf ruleFile
+		rf := ruleFile{path: f}
 		if err := yaml.Unmarshal(b, &rf); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -341,15 +343,16 @@ func TestAlertReceiversRenderMessages(t *testing.T) {
 			am := startAlertmanager(t, "ALERT_RECEIVER="+receiver, "ALERT_TARGET="+in.srv.URL+"/"+receiver)
 			since := time.Date(2026, 11, 30, 9, 30, 0, 0, time.UTC)
 			am.post(t, []map[string]any{{
-				"labels": map[string]string{"alertname": "ShopifySyncFailed", "severity": "critical",
-					"service": "collabmaker", "env": "prod", "team": "collabmaker"},
+				"labels": map[string]string{"alertname": "IntegrationFailing", "severity": "critical",
+					"service": "collabmaker", "env": "prod", "team": "collabmaker", "event": "places.lookup", "country": "KR"},
 				"annotations": map[string]string{
-					"summary":     "Shopify sync failing for collabmaker (prod)",
-					"description": "3 shopify.sync event(s) at level error in the last minute.",
-					"logql":       `{service="collabmaker", env="prod", level="error"} | json | event="shopify.sync"`,
+					"summary":     "places.lookup failing for collabmaker in KR (prod)",
+					"description": "6 failed places.lookup calls in the last 2 minutes, 86% of all. Sample: OVER_QUERY_LIMIT",
+					"logql":       `{service="collabmaker", env="prod", level=~"error|fatal"} | json | event="places.lookup"`,
+					"dashboard":   "/d/curated-collabmaker/?var-env=prod&var-service=collabmaker",
 				},
 				"startsAt":     since.Format(time.RFC3339),
-				"generatorURL": "https://grafana.example/explore?left=x&orgId=1",
+				"generatorURL": "https://grafana.example/grafana/explore?left=x&orgId=1",
 			}})
 			in.wait(t, 60*time.Second, receiver+" message", func() bool { return len(in.all()) > 0 })
 			got := in.all()[0]
@@ -361,16 +364,26 @@ func TestAlertReceiversRenderMessages(t *testing.T) {
 				t.Fatalf("%s body is not JSON: %v: %s", receiver, err, got.body)
 			}
 			text := strings.Join(jsonStrings(doc), "\n")
+			// The dashboard from 30 minutes before the alert to now.
+			dashboard := "https://grafana.example/grafana/d/curated-collabmaker/?var-env=prod&var-service=collabmaker&from=" +
+				strconv.FormatInt(since.Add(-30*time.Minute).UnixMilli(), 10) + "&to=now"
 			for _, want := range []string{
-				"[FIRING:1] ShopifySyncFailed · collabmaker (prod)", // what broke
-				"3 shopify.sync event(s) at level error",            // how often
-				"Since: 2026-11-30 09:30:00 UTC",                    // since when
-				"https://grafana.example/explore?left=x&orgId=1",    // where to look
-				`event="shopify.sync"`,
+				"IntegrationFailing",             // what broke
+				"collabmaker",                    // which service
+				"country=KR event=places.lookup", // where
+				"6 failed places.lookup calls",   // how often
+				"86% of all",                     // the ratio
+				"Sample: OVER_QUERY_LIMIT",       // one error
+				"Since: 2026-11-30 09:30:00 UTC", // since when
+				dashboard,                        // where to look, as a Viewer
 			} {
 				if !strings.Contains(text, want) {
 					t.Errorf("%s message lacks %q:\n%s", receiver, want, text)
 				}
+			}
+			// Explore needs more than a Viewer's role: never linked.
+			if strings.Contains(text, "/explore") {
+				t.Errorf("%s message links to Explore:\n%s", receiver, text)
 			}
 		})
 	}

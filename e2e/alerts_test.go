@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,39 +51,41 @@ func (r *alertRig) send(t testing.TB, events ...map[string]any) time.Time {
 }
 
 // TestAlertShopifyFailureNotifies is the alert path end to end: normal
-// traffic raises nothing; one failed Shopify sync reaches the webhook as a
-// firing notification with the rule's labels and text, while the form-error
+// traffic (with one stray Shopify error) raises nothing; Shopify failing
+// reaches the webhook as a firing notification with the rule's labels and
+// text (count, ratio, sample error, dashboard link), while the form-error
 // alert it causes is inhibited; when failures stop, a resolved notification
 // follows. Every shipped rule must load and evaluate on the real Loki.
 func TestAlertShopifyFailureNotifies(t *testing.T) {
 	r := newAlertRig(t, "e2e")
 	begun := time.Now()
-	// Every shipped rule loads and runs on this Loki (the slowest group
-	// evaluates every minute, at an offset of its own).
+	// Every shipped rule loads and runs on this Loki.
 	waitRulesHealthy(t, r.loki.url, r.rules, 150*time.Second)
 
 	// Normal traffic: the form is opened, filled and submitted, Places and
-	// Shopify answer. Each event names its session: Loki stores identical
-	// lines with the same timestamp once.
+	// Shopify answer, except once. Each event names its session: Loki
+	// stores identical lines with the same timestamp once.
 	var normal []map[string]any
 	for i := 0; i < 12; i++ {
 		normal = append(normal,
 			event("form.open", "collabmaker", "info", map[string]any{"country": "KR", "session": i}),
 			event("form.step", "collabmaker", "info", map[string]any{"step": 1 + i%3, "session": i}),
-			event("places.lookup", "collabmaker", "info", map[string]any{"places_status": "OK", "duration_ms": 120, "session": i}))
+			event("places.lookup", "collabmaker", "info", map[string]any{"country": "KR", "duration_ms": 120, "session": i}))
 	}
 	for i := 0; i < 6; i++ {
 		normal = append(normal,
-			event("form.submit", "collabmaker", "info", map[string]any{"step": 3, "session": i}),
+			event("form.submit.attempt", "collabmaker", "info", map[string]any{"session": i}),
+			event("form.submit", "collabmaker", "info", map[string]any{"outcome": "ok", "session": i}),
 			event("shopify.sync", "collabmaker", "info", map[string]any{"http_status": 200, "session": i}))
 	}
+	normal = append(normal, event("shopify.sync", "collabmaker", "error", map[string]any{"http_status": 502, "error": "502 Bad Gateway", "session": 99}))
 	r.send(t, normal...)
 	waitForEntries(t, r.loki.url, "", `{env="e2e"}`, begun, time.Now().Add(time.Minute), len(normal))
 	stored := time.Now()
-	// Evidence that normal traffic raises nothing: both groups that could
+	// Evidence that normal traffic raises nothing: the groups that could
 	// fire on it evaluated after every event was queryable, and found
 	// nothing; no notification came.
-	for _, rule := range []string{"ShopifySyncFailed", "FormSubmitErrorRatioHigh", "PlacesLookupFailing"} {
+	for _, rule := range []string{"IntegrationFailing", "FormSubmitsFailing", "FormSubmitUnanswered"} {
 		if got := waitEvaluatedAfter(t, r.loki.url, rule, stored, 90*time.Second); got.State != "inactive" || got.Health != "ok" {
 			t.Fatalf("normal traffic: rule %s is %s (%s)", rule, got.State, got.LastError)
 		}
@@ -91,76 +94,82 @@ func TestAlertShopifyFailureNotifies(t *testing.T) {
 		t.Fatalf("normal traffic: %d notifications: %s", len(n), n[0].body)
 	}
 
-	// One Shopify failure, and the failed submissions it causes: 4 of 10
-	// submissions fail, above FormSubmitErrorRatioHigh's 20 %.
-	failures := []map[string]any{event("shopify.sync", "collabmaker", "error",
-		map[string]any{"http_status": 502, "error_code": "THROTTLED"})}
-	for i := 0; i < 4; i++ {
-		failures = append(failures, event("form.submit", "collabmaker", "error", map[string]any{"error_code": "SHOPIFY_UNAVAILABLE", "session": 100 + i}))
+	// Shopify fails for every sync from now on, and the submissions with
+	// it: 7 failures of the minute's 13 syncs.
+	var failures []map[string]any
+	for i := 0; i < 6; i++ {
+		failures = append(failures,
+			event("shopify.sync", "collabmaker", "error", map[string]any{"http_status": 503, "error": "THROTTLED", "session": 100 + i}),
+			event("form.submit", "collabmaker", "error", map[string]any{"outcome": "error", "error": "SHOPIFY_UNAVAILABLE", "session": 100 + i}))
 	}
 	posted := r.send(t, failures...)
 
-	fired := r.inbox.waitFor(t, 90*time.Second, "firing ShopifySyncFailed", func(n notification) bool {
-		return n.Status == "firing" && n.CommonLabels["alertname"] == "ShopifySyncFailed"
+	fired := r.inbox.waitFor(t, 90*time.Second, "firing IntegrationFailing", func(n notification) bool {
+		return n.Status == "firing" && n.CommonLabels["alertname"] == "IntegrationFailing"
 	})
-	t.Logf("ShopifySyncFailed notified %.1f s after the POST", fired.arrived.Sub(posted).Seconds())
+	t.Logf("IntegrationFailing notified %.1f s after the POST", fired.arrived.Sub(posted).Seconds())
 	if len(fired.Alerts) != 1 {
 		t.Fatalf("want 1 alert in the notification, got %+v", fired.Alerts)
 	}
 	a := fired.Alerts[0]
-	for k, want := range map[string]string{"alertname": "ShopifySyncFailed", "severity": "critical",
-		"service": "collabmaker", "env": "e2e", "team": "collabmaker"} {
+	for k, want := range map[string]string{"alertname": "IntegrationFailing", "severity": "critical",
+		"service": "collabmaker", "env": "e2e", "team": "collabmaker", "event": "shopify.sync"} {
 		if a.Labels[k] != want {
 			t.Errorf("label %s = %q, want %q (labels %v)", k, a.Labels[k], want, a.Labels)
 		}
 	}
-	if s := a.Annotations["summary"]; s != "Shopify sync failing for collabmaker (e2e)" {
+	if s := a.Annotations["summary"]; s != "shopify.sync failing for collabmaker (e2e)" {
 		t.Errorf("summary %q", s)
 	}
-	if d := a.Annotations["description"]; !strings.HasPrefix(d, "1 shopify.sync event(s) at level error") {
-		t.Errorf("description %q does not start with the count", d)
+	// The count, the ratio and a sample error, from the ruler's queries
+	// (the stray error and the normal syncs may have left the minute).
+	d := a.Annotations["description"]
+	if !regexp.MustCompile(`^[67] failed shopify\.sync calls in the last minute, [0-9.]+% of all\. Sample: THROTTLED$`).MatchString(d) {
+		t.Errorf("description %q lacks the count, the ratio or the sample", d)
 	}
-	if !strings.HasPrefix(a.GeneratorURL, grafanaURL+"/explore") || !strings.Contains(a.GeneratorURL, "shopify.sync") {
-		t.Errorf("link %q does not open the rule's query in Grafana's Explore", a.GeneratorURL)
+	if got := a.Annotations["dashboard"]; got != "/d/curated-collabmaker/?var-env=e2e&var-service=collabmaker" {
+		t.Errorf("dashboard %q", got)
+	}
+	if !strings.HasPrefix(a.GeneratorURL, grafanaURL+"/explore") {
+		t.Errorf("generator URL %q is not under Grafana's URL (the dashboard link is built from it)", a.GeneratorURL)
 	}
 
 	// The form-error alert fires too, and Alertmanager holds it back: it
-	// depends on Shopify.
+	// depends on the integration.
 	deadline := time.Now().Add(90 * time.Second)
 	for {
 		var form *amAlert
 		for _, al := range r.am.alerts(t) {
-			if al.Labels["alertname"] == "FormSubmitErrorRatioHigh" {
+			if al.Labels["alertname"] == "FormSubmitsFailing" {
 				form = &al
 			}
 		}
 		if form != nil {
 			if form.Status.State != "suppressed" || len(form.Status.InhibitedBy) == 0 {
-				t.Fatalf("FormSubmitErrorRatioHigh is %s, want suppressed by ShopifySyncFailed: %+v", form.Status.State, form)
+				t.Fatalf("FormSubmitsFailing is %s, want suppressed by IntegrationFailing: %+v", form.Status.State, form)
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("FormSubmitErrorRatioHigh never reached Alertmanager; rules: %+v", rulerRules(t, r.loki.url))
+			t.Fatalf("FormSubmitsFailing never reached Alertmanager; rules: %+v", rulerRules(t, r.loki.url))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 
 	// No more failures: the 1-minute window empties, the ruler resolves the
-	// alert and Alertmanager says so at its next group_interval.
-	resolved := r.inbox.waitFor(t, 4*time.Minute, "resolved ShopifySyncFailed", func(n notification) bool {
-		return n.Status == "resolved" && n.CommonLabels["alertname"] == "ShopifySyncFailed"
+	// alert after keep_firing_for (2 min) and Alertmanager says so at its
+	// next group_interval.
+	resolved := r.inbox.waitFor(t, 6*time.Minute, "resolved IntegrationFailing", func(n notification) bool {
+		return n.Status == "resolved" && n.CommonLabels["alertname"] == "IntegrationFailing"
 	})
 	ended := resolved.Alerts[0].EndsAt
 	if !ended.After(posted) {
 		t.Errorf("resolved alert ends at %s, before the failure was posted (%s)", ended, posted)
 	}
-	// The inhibition held for as long as Shopify was failing: no form-error
-	// notification arrived before the Shopify alert ended (after that the
-	// form errors are news of their own).
+	// The inhibition held for as long as Shopify was failing.
 	for _, n := range r.inbox.notifications(t) {
-		if n.CommonLabels["alertname"] == "FormSubmitErrorRatioHigh" && n.arrived.Before(ended) {
-			t.Errorf("FormSubmitErrorRatioHigh notified at %s while ShopifySyncFailed fired (until %s)", n.arrived, ended)
+		if n.CommonLabels["alertname"] == "FormSubmitsFailing" && n.arrived.Before(ended) {
+			t.Errorf("FormSubmitsFailing notified at %s while IntegrationFailing fired (until %s)", n.arrived, ended)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,6 +25,7 @@ func TestComposeFileIsPinnedAndComplete(t *testing.T) {
 			Build       string            `yaml:"build"`
 			Volumes     []string          `yaml:"volumes"`
 			Environment map[string]string `yaml:"environment"`
+			Command     []string          `yaml:"command"`
 		} `yaml:"services"`
 	}
 	if err := yaml.Unmarshal(b, &compose); err != nil {
@@ -39,7 +41,7 @@ func TestComposeFileIsPinnedAndComplete(t *testing.T) {
 			pinned[f[0]] = f[1]
 		}
 	}
-	for name, want := range map[string]string{"loki": pinned["loki"], "grafana": pinned["grafana"]} {
+	for name, want := range map[string]string{"loki": pinned["loki"], "grafana": pinned["grafana"], "alertmanager": pinned["alertmanager"]} {
 		if got := compose.Services[name].Image; got == "" || got != want {
 			t.Errorf("compose.yaml runs %s %q; the deployment runs %q", name, got, want)
 		}
@@ -52,6 +54,10 @@ func TestComposeFileIsPinnedAndComplete(t *testing.T) {
 		for _, v := range svc.Volumes {
 			host, container, _ := strings.Cut(v, ":")
 			container, _, _ = strings.Cut(container, ":")
+			if !strings.HasPrefix(host, ".") {
+				mounted[container] = true // a named volume
+				continue
+			}
 			if _, err := os.Stat(filepath.Join(repoRoot, host)); err != nil {
 				t.Errorf("%s mounts %s, which does not exist: %v", name, host, err)
 			}
@@ -60,6 +66,19 @@ func TestComposeFileIsPinnedAndComplete(t *testing.T) {
 	}
 	if !mounted["/etc/grafana/curated"] {
 		t.Error("compose.yaml does not mount configs/grafana at /etc/grafana/curated, where the provisioning expects it")
+	}
+	// Docker users are told too: the ruler has the rules and Alertmanager,
+	// which reads what render-alertmanager.sh makes of configs/alertmanager.
+	loki := compose.Services["loki"]
+	if !slices.Contains(loki.Volumes, "./configs/loki/rules:/loki/rules/fake:ro") || loki.Environment["LOKI_DATA"] != "/loki" ||
+		loki.Environment["ALERTMANAGER_URL"] != "http://alertmanager:9093" {
+		t.Errorf("compose.yaml's Loki lacks the rules or Alertmanager: %+v", loki)
+	}
+	if got := compose.Services["alertmanager-config"].Command; !slices.Contains(got, "scripts/render-alertmanager.sh") {
+		t.Errorf("compose.yaml does not render Alertmanager's config with scripts/render-alertmanager.sh: %v", got)
+	}
+	if got := compose.Services["alertmanager"].Command; !slices.Contains(got, "--config.file=/out/alertmanager.yml") {
+		t.Errorf("compose.yaml's Alertmanager does not read the rendered config: %v", got)
 	}
 	env := compose.Services["grafana"].Environment
 	if env["LOKI_URL"] != "http://loki:3100" || env["GF_PATHS_PROVISIONING"] != "/etc/grafana/curated/provisioning" {

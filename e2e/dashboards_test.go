@@ -239,6 +239,8 @@ loki.source.curated_api "events" {
 	}
 	labels     = {env = %[1]q}
 	forward_to = [loki.write.loki.receiver, loki.write.refused.receiver]
+	// The pipeline dashboard's self-report panels, without waiting a minute.
+	self_report_interval = "1s"
 }
 
 loki.write "loki" {
@@ -265,6 +267,10 @@ loki.write "refused" {
 			t.Fatalf("post: %d %s", status, body)
 		}
 	}
+	// A refused request, for the pipeline dashboard's refusals.
+	if status, body := a.post(t, "/v1/events", map[string]string{"Content-Type": "application/json"}, []byte(`{"event":"bad name!"}`)); status != http.StatusBadRequest {
+		t.Fatalf("bad event: %d %s", status, body)
+	}
 	// A reload, for the pipeline dashboard's config reloads.
 	resp, err := http.Post(strings.TrimSuffix(a.metricsURL, "/metrics")+"/-/reload", "", nil)
 	if err != nil {
@@ -278,6 +284,10 @@ loki.write "refused" {
 	if got := waitForEntries(t, lokiURL, "", fmt.Sprintf(`{env=%q, service=%q}`, env, sc.Service), start, end, len(events)); len(got) != len(events) {
 		t.Fatalf("%d of the scenario's %d events in Loki", len(got), len(events))
 	}
+	// The refusal reported (the component reports every second here).
+	if got := waitForEntries(t, lokiURL, "", fmt.Sprintf(`{service="alloy-curated", env=%q} |= "curated.refused"`, env), start, end, 1); len(got) == 0 {
+		t.Fatal("the component's self-report of the refused request never reached Loki")
+	}
 	for _, line := range []string{"final error sending batch", "reload requested"} {
 		if got := waitForEntries(t, lokiURL, "", fmt.Sprintf(`{component="alloy", env=%q} |= %q`, env, line), start, end, 1); len(got) == 0 {
 			t.Fatalf("alloy-custom's line %q never reached Loki", line)
@@ -287,7 +297,8 @@ loki.write "refused" {
 	targets, varQueries := dashboardTargets(t)
 	rng, step := end.Sub(start), time.Minute
 	vars := map[string]map[string]string{ // the values a viewer picks
-		"events-overview.json": {"env": env, "service": ".+", "level": ".+", "event": ".+"},
+		// One service: the component's own reports are a service too.
+		"events-overview.json": {"env": env, "service": sc.Service, "level": ".+", "event": ".+"},
 		"collabmaker.json":     {"env": env, "service": sc.Service},
 		"pipeline.json":        {"env": env},
 	}

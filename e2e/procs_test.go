@@ -296,6 +296,11 @@ func (a *alloy) metric(t testing.TB, prefix string) string {
 // listening on apiPort, with the arguments and blocks in body, forwarding to
 // a loki.write that pushes to lokiURL in small, quick batches.
 func curatedConfig(name string, apiPort int, lokiURL, body string) string {
+	// The self-report adds entries tests do not count; the tests that want
+	// it say so.
+	if !strings.Contains(body, "self_report_interval") {
+		body += "\n\tself_report_interval = \"0s\"\n"
+	}
 	return fmt.Sprintf(`
 loki.source.curated_api %q {
 	http {

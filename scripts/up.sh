@@ -45,9 +45,11 @@ up: event API     http://127.0.0.1:8080/v1/events
 up: Loki          http://127.0.0.1:3100  (alert rules: http://127.0.0.1:3100/prometheus/api/v1/rules)
 up: Alertmanager  http://127.0.0.1:9093  (alerts: http://127.0.0.1:9093/api/v2/alerts)
 up: Alloy UI      http://127.0.0.1:12345
-up: trigger a test alert (ShopifySyncFailed, notified within ~20 s):
+up: trigger a test alert (IntegrationFailing: three failed syncs of two sessions or more, notified within ~20 s):
   curl -sS http://127.0.0.1:8080/v1/events -H 'Content-Type: application/json' \
-    -d '{"event":"shopify.sync","service":"collabmaker","level":"error","message":"test alert"}'
+    -d '[{"event":"shopify.sync","service":"collabmaker","level":"error","session_id":"test-1","attributes":{"error":"test alert"}},
+         {"event":"shopify.sync","service":"collabmaker","level":"error","session_id":"test-2","attributes":{"error":"test alert"}},
+         {"event":"shopify.sync","service":"collabmaker","level":"error","session_id":"test-3","attributes":{"error":"test alert"}}]'
 MSG
 
 ./bin/alloy-custom run --stability.level=public-preview --disable-reporting \

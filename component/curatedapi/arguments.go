@@ -36,11 +36,19 @@ const (
 	// client's own time kept in the line.
 	DefaultMaxFuture        = 5 * time.Second
 	DefaultGracefulShutdown = 30 * time.Second
-	DefaultMaxConcurrent    = 1024
-	DefaultMaxInflightBytes = 64 * units.MiB
-	DefaultCORSMaxAge       = 10 * time.Minute
-	DefaultBodyTimeout      = 10 * time.Second
-	DefaultMinBodyRate      = units.KiB
+	// DefaultMaxClockSkew: a sender clock off by more than a day is broken
+	// rather than skewed; its sent_at is not trusted.
+	DefaultMaxClockSkew = 24 * time.Hour
+	// The component reports itself once a minute: rules that look at the
+	// last few minutes see a report in every window.
+	DefaultSelfReportInterval = time.Minute
+	DefaultSelfReportService  = "alloy-curated"
+	DefaultBrowserAttribute   = "browser"
+	DefaultMaxConcurrent      = 1024
+	DefaultMaxInflightBytes   = 64 * units.MiB
+	DefaultCORSMaxAge         = 10 * time.Minute
+	DefaultBodyTimeout        = 10 * time.Second
+	DefaultMinBodyRate        = units.KiB
 	// A browser key's holders are anyone: each address gets this share.
 	DefaultMaxConcurrentPerAddress    = 32
 	DefaultMaxInflightBytesPerAddress = 8 * units.MiB
@@ -70,6 +78,14 @@ type Arguments struct {
 	MaxPast time.Duration `alloy:"max_past,attr,optional"`
 	// MaxFuture is how far ahead of the clock an event's own timestamp is kept.
 	MaxFuture time.Duration `alloy:"max_future,attr,optional"`
+	// MaxClockSkew is the largest sender clock skew (from an envelope's sent_at) corrected; 0 corrects none.
+	MaxClockSkew time.Duration `alloy:"max_clock_skew,attr,optional"`
+	// BrowserAttribute is the attribute that gets the browser ("Chrome 131") of requests from browsers; "" adds none.
+	BrowserAttribute string `alloy:"browser_attribute,attr,optional"`
+	// SelfReportInterval is how often the component sends a curated.pipeline event with its counts; 0 disables it.
+	SelfReportInterval time.Duration `alloy:"self_report_interval,attr,optional"`
+	// SelfReportService is the service of the curated.pipeline events.
+	SelfReportService string `alloy:"self_report_service,attr,optional"`
 
 	// Clients are the API keys; with none, the API is open.
 	Clients []ClientArguments `alloy:"client,block,optional"`
@@ -185,6 +201,10 @@ func (a *Arguments) SetToDefault() {
 		ForwardTimeout:          DefaultForwardTimeout,
 		MaxPast:                 DefaultMaxPast,
 		MaxFuture:               DefaultMaxFuture,
+		MaxClockSkew:            DefaultMaxClockSkew,
+		SelfReportInterval:      DefaultSelfReportInterval,
+		SelfReportService:       DefaultSelfReportService,
+		BrowserAttribute:        DefaultBrowserAttribute,
 		MaxConcurrentRequests:   DefaultMaxConcurrent,
 		MaxInflightBytes:        DefaultMaxInflightBytes,
 		BodyTimeout:             DefaultBodyTimeout,
@@ -221,6 +241,14 @@ func (a *Arguments) Validate() error {
 	}
 	nonNegative("max_past", a.MaxPast < 0, a.MaxPast)
 	nonNegative("max_future", a.MaxFuture < 0, a.MaxFuture)
+	nonNegative("max_clock_skew", a.MaxClockSkew < 0, a.MaxClockSkew)
+	nonNegative("self_report_interval", a.SelfReportInterval < 0, a.SelfReportInterval)
+	if a.SelfReportInterval > 0 && a.SelfReportInterval < time.Second {
+		errs = append(errs, fmt.Errorf("self_report_interval must be 0 (off) or at least 1s, got %s", a.SelfReportInterval))
+	}
+	if a.SelfReportInterval > 0 && (a.SelfReportService == "" || len(a.SelfReportService) > 128 || !event.IsToken(a.SelfReportService)) {
+		errs = append(errs, fmt.Errorf("self_report_service %q must be 1-128 characters of A-Z a-z 0-9 _ . : -", a.SelfReportService))
+	}
 	nonNegative("graceful_shutdown_timeout", a.GracefulShutdownTimeout < 0, a.GracefulShutdownTimeout)
 	nonNegative("max_concurrent_requests", a.MaxConcurrentRequests < 0, a.MaxConcurrentRequests)
 	nonNegative("max_inflight_bytes", a.MaxInflightBytes < 0, a.MaxInflightBytes)
@@ -422,6 +450,8 @@ func (a *Arguments) handlerConfig(tracker *refine.LabelTracker) (httpapi.Config,
 		Rules:            compiled.pipeline,
 		Builder:          compiled.builder,
 		ForwardTimeout:   a.ForwardTimeout,
+		MaxClockSkew:     a.MaxClockSkew,
+		BrowserAttribute: a.BrowserAttribute,
 		Access:           policy,
 		IPRate:           ipRate,
 		IPBurst:          ipBurst,

@@ -7,6 +7,7 @@ package curatedapi
 import (
 	"context"
 	"fmt"
+	"os"
 	"reflect"
 	"sync"
 	"time"
@@ -51,6 +52,7 @@ type Component struct {
 	serverMetrics *util.UncheckedCollector
 
 	mut       sync.Mutex
+	report    reportArgs // the self-report's settings, swapped by Update
 	server    *fnet.TargetServer
 	serverCfg *fnet.ServerConfig
 	health    component.Health
@@ -87,10 +89,53 @@ func New(opts component.Options, args Arguments) (*Component, error) {
 	return c, nil
 }
 
-// Run blocks until ctx is done, then shuts the server down, letting
-// in-flight requests finish within graceful_shutdown_timeout.
+// reportArgs are the self-report's settings.
+type reportArgs struct {
+	interval time.Duration // 0: off
+	service  string
+}
+
+// Run sends the self-report every self_report_interval until ctx is done,
+// then shuts the server down, letting in-flight requests finish within
+// graceful_shutdown_timeout.
 func (c *Component) Run(ctx context.Context) error {
-	<-ctx.Done()
+	instance, _ := os.Hostname()
+	if instance == "" {
+		instance = c.opts.ID
+	} else {
+		instance += "/" + c.opts.ID
+	}
+	// A timer re-armed with the current interval: Update may change it.
+	const idle = time.Minute // how often to look again while it is off
+	timer := time.NewTimer(idle)
+	defer timer.Stop()
+	for {
+		args := c.reportArgs()
+		if args.interval > 0 {
+			timer.Reset(args.interval)
+		} else {
+			timer.Reset(idle)
+		}
+		select {
+		case <-ctx.Done():
+			return c.shutdown()
+		case <-timer.C:
+		}
+		if args = c.reportArgs(); args.interval > 0 {
+			if err := c.handler.Report(ctx, args.service, instance); err != nil && ctx.Err() == nil {
+				c.opts.Logger.Warn("self-report not sent; its counts go to the next one", "err", err)
+			}
+		}
+	}
+}
+
+func (c *Component) reportArgs() reportArgs {
+	c.mut.Lock()
+	defer c.mut.Unlock()
+	return c.report
+}
+
+func (c *Component) shutdown() error {
 	c.mut.Lock()
 	defer c.mut.Unlock()
 	if c.server != nil {
@@ -117,6 +162,7 @@ func (c *Component) Update(args component.Arguments) error {
 
 	c.mut.Lock()
 	defer c.mut.Unlock()
+	c.report = reportArgs{interval: newArgs.SelfReportInterval, service: newArgs.SelfReportService}
 	netCfg := newArgs.serverConfig()
 	if c.server != nil && reflect.DeepEqual(netCfg, c.serverCfg) {
 		return nil

@@ -64,6 +64,7 @@ const (
 	attributesField = "attributes"
 	envelopeContext = "context"
 	envelopeEvents  = "events"
+	envelopeSentAt  = "sent_at"
 )
 
 // Decode decodes a request body into one Item per event, in request order.
@@ -85,9 +86,12 @@ type Batch struct {
 	elems []element
 	one   [1]element // elems of a single-event body, without a second allocation
 	ctx   *partial
-	lim   Limits
-	size  int
-	n     counts
+	// sentAt is the sender's clock when it sent the request (the
+	// envelope's sent_at); zero when it did not say.
+	sentAt time.Time
+	lim    Limits
+	size   int
+	n      counts
 }
 
 // What decoding allocates at most, in bytes, besides copies of the body's
@@ -107,6 +111,10 @@ func (b *Batch) Cost() int64 {
 	return int64(b.size) + int64(b.n.values)*costPerValue + int64(b.n.objects)*costPerObject +
 		int64(len(b.elems))*costPerEvent
 }
+
+// SentAt is the sender's clock when it sent the request, from the
+// envelope's sent_at; zero when the request did not say.
+func (b *Batch) SentAt() time.Time { return b.sentAt }
 
 // Items decodes and validates every event, in request order.
 func (b *Batch) Items() []Item {
@@ -174,15 +182,16 @@ func scanJSON(body []byte, lim Limits) (*Batch, error) {
 	}
 }
 
+const envelopeFieldsReason = `unknown envelope field; an envelope has only "context", "events" and "sent_at"`
+
 func scanEnvelope(obj object, n counts, lim Limits) (*Batch, error) {
 	if len(obj.unknown) > 0 {
 		return nil, &PayloadError{Kind: PayloadMalformed, Field: obj.unknown[0].key,
-			Reason: `unknown envelope field; an envelope has only "context" and "events"`}
+			Reason: envelopeFieldsReason}
 	}
 	for id := fieldID(0); id < numFields; id++ {
-		if id != fieldEvents && id != fieldContext && obj.has(id) {
-			return nil, &PayloadError{Kind: PayloadMalformed, Field: fieldNames[id],
-				Reason: `unknown envelope field; an envelope has only "context" and "events"`}
+		if id != fieldEvents && id != fieldContext && id != fieldSentAt && obj.has(id) {
+			return nil, &PayloadError{Kind: PayloadMalformed, Field: fieldNames[id], Reason: envelopeFieldsReason}
 		}
 	}
 	raw := obj.fields[fieldEvents]
@@ -196,6 +205,13 @@ func scanEnvelope(obj object, n counts, lim Limits) (*Batch, error) {
 		return nil, tooMany(lim)
 	}
 	b := &Batch{elems: elems, n: n}
+	if raw, ok := obj.get(fieldSentAt); ok && !isNull(raw) {
+		t, ferr := decodeTimestamp(raw)
+		if ferr != nil {
+			return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeSentAt, Reason: ferr.Reason}
+		}
+		b.sentAt = t
+	}
 	if raw, ok := obj.get(fieldContext); ok && !isNull(raw) {
 		if raw[0] != '{' {
 			return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeContext, Reason: "must be an object of event fields"}
@@ -327,7 +343,7 @@ func decodePartial(obj *object, lim Limits) (partial, []FieldError) {
 		default:
 			if f := textField(fieldID(id)); f != nil {
 				*f.Ref(&p.ev), err = f.decode(raw)
-			} else { // context and events are envelope fields, unknown in an event
+			} else { // context, events and sent_at are envelope fields, unknown in an event
 				err = unknownField(key)
 			}
 		}

@@ -62,14 +62,18 @@ func refDecodeJSON(body []byte, lim Limits) ([]Item, error) {
 
 func refDecodeEnvelope(obj map[string]json.RawMessage, lim Limits) ([]Item, error) {
 	for k := range obj {
-		if k != envelopeContext && k != envelopeEvents {
-			return nil, &PayloadError{Kind: PayloadMalformed, Field: k,
-				Reason: `unknown envelope field; an envelope has only "context" and "events"`}
+		if k != envelopeContext && k != envelopeEvents && k != envelopeSentAt {
+			return nil, &PayloadError{Kind: PayloadMalformed, Field: k, Reason: envelopeFieldsReason}
 		}
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(obj[envelopeEvents], &raws); err != nil || raws == nil {
 		return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeEvents, Reason: "must be an array of event objects"}
+	}
+	if raw, ok := obj[envelopeSentAt]; ok && !isNull(raw) {
+		if _, ferr := refDecodeTimestamp(raw); ferr != nil {
+			return nil, &PayloadError{Kind: PayloadMalformed, Field: envelopeSentAt, Reason: ferr.Reason}
+		}
 	}
 	var ctx *partial
 	if raw, ok := obj[envelopeContext]; ok && !isNull(raw) {
@@ -327,6 +331,7 @@ func FuzzDecodeMatchesReference(f *testing.F) {
 		`{"event":"d","event":null,"x":1,"x":null,"attributes":{"a":1,"a":{"b":[]},"":{}}}`,
 		`{"\u0065vent":"e","timestamp":"2026-11-25T09:30:00.123+09:00","level":"ERR"}`,
 		`{"events":[{"event":"f"}],"context":null,"other":1}`,
+		`{"sent_at":1795599000123,"events":[{"event":"f","timestamp":1795599000000}]}`, `{"sent_at":"yesterday","events":[{"event":"f"}]}`,
 		` [ ] `, `{"event":"g"} x`, `{"event":"h",}`, `[01]`, `{"event":tru}`,
 	} {
 		f.Add([]byte(seed), false)

@@ -47,7 +47,7 @@ func TestTextFieldsAreWiredUp(t *testing.T) {
 // TestEveryFieldIsHandled: each field the reader knows is a text field or
 // one of the few decoded on their own, so none is forgotten by the table.
 func TestEveryFieldIsHandled(t *testing.T) {
-	own := []fieldID{fieldLevel, fieldTimestamp, fieldAttributes, fieldContext, fieldEvents}
+	own := []fieldID{fieldLevel, fieldTimestamp, fieldAttributes, fieldContext, fieldEvents, fieldSentAt}
 	for id := range numFields {
 		if (textField(id) != nil) == slices.Contains(own, id) {
 			t.Errorf("field %q: text field %v, decoded on its own %v", fieldNames[id], textField(id) != nil, slices.Contains(own, id))

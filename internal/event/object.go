@@ -16,11 +16,12 @@ const (
 	fieldAttributes
 	fieldContext // envelope only
 	fieldEvents  // envelope only
+	fieldSentAt  // envelope only
 	numFields
 )
 
 var fieldNames = [numFields]string{"event", "level", "message", "service", timestampField, "trace_id", "span_id",
-	"session_id", "user_id", attributesField, envelopeContext, envelopeEvents}
+	"session_id", "user_id", attributesField, envelopeContext, envelopeEvents, envelopeSentAt}
 
 func lookupField(key []byte) (fieldID, bool) {
 	switch string(key) { // no allocation: the compiler compares in place
@@ -48,6 +49,8 @@ func lookupField(key []byte) (fieldID, bool) {
 		return fieldContext, true
 	case envelopeEvents:
 		return fieldEvents, true
+	case envelopeSentAt:
+		return fieldSentAt, true
 	}
 	return 0, false
 }

@@ -11,6 +11,16 @@ import (
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 
+// request is what every event of a request shares.
+type request struct {
+	received time.Time
+	// offset corrects the sender's clock (refine.ClockOffset).
+	offset time.Duration
+	// browser is the sender's browser from its User-Agent
+	// (useragent.Browser), "" for other senders.
+	browser string
+}
+
 // decision is what became of one event of a request.
 type decision struct {
 	index   int
@@ -28,7 +38,7 @@ func (d *decision) dropped() bool {
 // decide applies the client's restrictions and the rules to every valid
 // event and builds the entries, in request order. It decides and reports
 // nothing: summarize and a reporter do.
-func decide(cfg *Config, client *access.Client, items []event.Item, received time.Time, trace bool) []decision {
+func decide(cfg *Config, client *access.Client, items []event.Item, req request, trace bool) []decision {
 	out := make([]decision, len(items))
 	for i := range items {
 		d := &out[i]
@@ -43,7 +53,12 @@ func decide(cfg *Config, client *access.Client, items []event.Item, received tim
 		if d.rejected() || d.dropped() {
 			continue
 		}
-		d.entry = cfg.Builder.Build(&d.item.Event, received)
+		if req.browser != "" && cfg.BrowserAttribute != "" {
+			if _, ok := d.item.Event.Attr(cfg.BrowserAttribute); !ok {
+				d.item.Event.SetAttr(cfg.BrowserAttribute, req.browser)
+			}
+		}
+		d.entry = cfg.Builder.BuildCorrected(&d.item.Event, req.received, req.offset)
 		tenant := cfg.Tenant
 		if client != nil {
 			tenant = client.Tenant
@@ -98,16 +113,21 @@ func summarize(decisions []decision, rep reporter) summary {
 	return s
 }
 
-// eventsReporter counts outcomes in the API's metrics.
-type eventsReporter struct{ m *Metrics }
+// eventsReporter counts outcomes in the API's metrics and self-report.
+type eventsReporter struct {
+	m *Metrics
+	t *tally
+}
 
 func (r eventsReporter) rejected(d *decision) {
 	r.m.rejected.WithLabelValues(string(d.item.Errors[0].Code)).Inc()
+	r.t.add("rejected_events", 1)
 }
 
 func (r eventsReporter) dropped(d *decision) {
 	if d.applied.Outcome == rules.Drop {
 		r.m.dropped.WithLabelValues(d.applied.Rule).Inc()
+		r.t.add("dropped_events", 1)
 		return
 	}
 	r.m.sampledOut.WithLabelValues(d.applied.Rule).Inc()

@@ -20,7 +20,11 @@ import (
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/refine"
 	"github.com/grafana/alloy/curated/internal/rules"
+	"github.com/grafana/alloy/curated/internal/useragent"
 )
+
+// endpointEvents names /v1/events in metrics; /v1/events/validate is "validate".
+const endpointEvents = "events"
 
 // Paths served by the API.
 const (
@@ -45,6 +49,13 @@ type Config struct {
 	Builder *refine.Builder
 	// ForwardTimeout bounds how long a request waits for the downstream.
 	ForwardTimeout time.Duration
+	// BrowserAttribute names the attribute that gets the sender's browser
+	// ("Chrome 131") on requests from browsers, unless the event has it;
+	// "" adds none.
+	BrowserAttribute string
+	// MaxClockSkew is the largest sender clock skew (measured from an
+	// envelope's sent_at) that is corrected; 0 corrects none.
+	MaxClockSkew time.Duration
 
 	// Access decides who may call the API; nil means open.
 	Access *access.Policy
@@ -81,13 +92,14 @@ type Handler struct {
 
 	limiter   *access.Limiter       // outlives configurations
 	admission *admission.Controller // likewise
+	tally     *tally                // what Report tells, likewise
 	warnOpen  sync.Once
 }
 
 // New returns a Handler; cfg can later be replaced with SetConfig.
 func New(cfg Config, fwd Forwarder, metrics *Metrics, logger *slog.Logger) *Handler {
 	h := &Handler{fwd: fwd, metrics: metrics, logger: logger, now: time.Now, limiter: access.NewLimiter(),
-		admission: admission.NewController()}
+		admission: admission.NewController(), tally: newTally(time.Now())}
 	h.SetConfig(cfg)
 	return h
 }
@@ -138,7 +150,7 @@ const (
 )
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
-	endpoint := "events"
+	endpoint := endpointEvents
 	if dryRun {
 		endpoint = "validate"
 	}
@@ -197,11 +209,15 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	if err != nil {
 		return answer{}, err
 	}
-	items, err := h.decode(w, r, cfg, ticket, time.Now())
+	items, sentAt, err := h.decode(w, r, cfg, ticket, time.Now())
 	if err != nil {
 		return answer{}, err
 	}
-	decisions := decide(cfg, client, items, received, dryRun)
+	req := request{received: received, offset: h.clockOffset(cfg, sentAt, received, dryRun)}
+	if cfg.BrowserAttribute != "" {
+		req.browser = useragent.Browser(r.Header.Get("User-Agent"))
+	}
+	decisions := decide(cfg, client, items, req, dryRun)
 	var (
 		sum  summary
 		resp Response
@@ -212,7 +228,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 		resp = sum.resp
 		resp.Results = rep.results
 	} else {
-		sum = summarize(decisions, eventsReporter{h.metrics})
+		sum = summarize(decisions, eventsReporter{h.metrics, h.tally})
 		resp = sum.resp
 	}
 	switch {
@@ -230,6 +246,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	forwarded, ferr := h.forward(r.Context(), cfg, sum.entries)
 	resp.Accepted = forwarded
 	h.metrics.accepted.Add(float64(forwarded))
+	h.tally.add("accepted", int64(forwarded))
 	for _, e := range sum.entries[:forwarded] {
 		h.metrics.timestamps.WithLabelValues(e.TimestampSource.String()).Inc()
 	}
@@ -238,6 +255,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	}
 	notForwarded := len(sum.entries) - forwarded
 	h.metrics.notForwarded.Add(float64(notForwarded))
+	h.tally.add("not_forwarded", int64(notForwarded))
 	h.logger.Warn("downstream did not take events in time; answering 503",
 		"client", *name, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
 	reason := fmt.Sprintf("not forwarded: the downstream did not take the event within forward_timeout (%s); retry it", cfg.ForwardTimeout)
@@ -260,6 +278,7 @@ func (h *Handler) identify(r *http.Request, cfg *Config, origin string, received
 	ip := cfg.Access.ClientIP(r)
 	if ok, wait := h.limiter.AllowIP(ip, received); !ok {
 		h.metrics.throttled.WithLabelValues("ip").Inc()
+		h.tally.add("throttled_ip", 1)
 		return nil, rateLimited("this address", wait)
 	}
 	client, denial := cfg.Access.Authenticate(r)
@@ -283,6 +302,7 @@ func (h *Handler) identify(r *http.Request, cfg *Config, origin string, received
 	}
 	if ok, wait := h.limiter.AllowClient(client, received); !ok {
 		h.metrics.throttled.WithLabelValues("client").Inc()
+		h.tally.add("throttled_client", 1)
 		return nil, rateLimited("this client", wait)
 	}
 	if client == nil {
@@ -301,12 +321,12 @@ func (h *Handler) identify(r *http.Request, cfg *Config, origin string, received
 // decode reads and decodes the body. Memory is reserved on the ticket
 // before it is used: the body as it arrives, then what decoding it will
 // take. The body's clock starts at start, on the wall clock (h.now is the
-// events' clock).
+// events' clock). sentAt is the envelope's sent_at, zero without one.
 func (h *Handler) decode(w http.ResponseWriter, r *http.Request, cfg *Config, ticket *admission.Ticket,
-	start time.Time) ([]event.Item, *apiError) {
+	start time.Time) (items []event.Item, sentAt time.Time, aerr *apiError) {
 	format, aerr := formatOf(r.Header.Get("Content-Type"))
 	if aerr != nil {
-		return nil, aerr
+		return nil, time.Time{}, aerr
 	}
 	lim := bodyLimits{maxBytes: cfg.MaxRequestBytes, timeout: cfg.BodyTimeout, minRate: cfg.MinBodyRate}
 	reserve := func(n int64) *apiError {
@@ -321,19 +341,19 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, cfg *Config, ti
 		if aerr.code == event.CodeSlowBody {
 			h.metrics.throttled.WithLabelValues(string(event.CodeSlowBody)).Inc()
 		}
-		return nil, aerr
+		return nil, time.Time{}, aerr
 	}
 	defer h.body.pool.put(buf)   // decoded events hold no reference to the buffer
 	w.Header().Del("Connection") // the body is in: the connection may serve more
 	h.metrics.decodedBytes.Add(float64(buf.Len()))
 	batch, err := event.Scan(format, buf.Bytes(), cfg.Limits)
 	if err != nil {
-		return nil, payloadError(err)
+		return nil, time.Time{}, payloadError(err)
 	}
 	if aerr := reserve(batch.Cost()); aerr != nil {
-		return nil, aerr
+		return nil, time.Time{}, aerr
 	}
-	return batch.Items(), nil
+	return batch.Items(), batch.SentAt(), nil
 }
 
 // restrict applies the client's restrictions to a valid event: the key
@@ -361,6 +381,7 @@ func restrict(c *access.Client, it *event.Item) {
 // more memory than its share and retrying cannot help.
 func (h *Handler) refused(r *admission.Refusal) *apiError {
 	h.metrics.throttled.WithLabelValues(r.Metric()).Inc()
+	h.tally.add("throttled_"+r.Metric(), 1)
 	return refusalError(r)
 }
 
@@ -417,6 +438,21 @@ func rateLimited(who string, wait time.Duration) *apiError {
 		header: http.Header{"Retry-After": {retryAfter(wait)}}}
 }
 
+// clockOffset measures the sender's clock skew from sent_at (see
+// refine.ClockOffset) and counts it; a dry run counts nothing.
+func (h *Handler) clockOffset(cfg *Config, sentAt, received time.Time, dryRun bool) time.Duration {
+	offset, outcome := refine.ClockOffset(sentAt, received, cfg.MaxClockSkew)
+	if outcome == "" || dryRun {
+		return offset
+	}
+	h.metrics.clockSkew.Observe(received.Sub(sentAt).Abs().Seconds())
+	h.metrics.clockCorrections.WithLabelValues(outcome).Inc()
+	if outcome != refine.SkewNone {
+		h.tally.add("clock_"+outcome, 1)
+	}
+	return offset
+}
+
 // forward hands entries downstream, waiting at most cfg.ForwardTimeout.
 func (h *Handler) forward(ctx context.Context, cfg *Config, entries []refine.Entry) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ForwardTimeout)
@@ -437,6 +473,9 @@ func (h *Handler) reject(w http.ResponseWriter, endpoint, client string, e *apiE
 
 func (h *Handler) finish(w http.ResponseWriter, endpoint, client string, status int, resp Response) {
 	h.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	if endpoint == endpointEvents {
+		h.tally.request(client, status)
+	}
 	h.metrics.clientRequests.WithLabelValues(client, outcome(status)).Inc()
 	writeJSON(w, status, resp)
 }

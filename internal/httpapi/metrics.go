@@ -19,6 +19,9 @@ type Metrics struct {
 	forwardWait   prometheus.Histogram
 	timestamps    *prometheus.CounterVec
 
+	clockSkew        prometheus.Histogram
+	clockCorrections *prometheus.CounterVec
+
 	clientRequests *prometheus.CounterVec
 	throttled      *prometheus.CounterVec
 
@@ -62,8 +65,17 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 		timestamps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "entry_timestamps_total",
-			Help: "Entries by timestamp source: event (the event's own), missing or out_of_window (receive time used).",
+			Help: "Entries by timestamp source: event (the event's own), corrected (the event's own, moved by the sender's clock skew), missing, out_of_window or server (receive time used).",
 		}, []string{"source"}),
+		clockSkew: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "clock_skew_seconds",
+			Help:    "Absolute difference between the receive time and a request's sent_at (the sender's clock skew plus network latency).",
+			Buckets: []float64{.1, .5, 1, 5, 10, 30, 60, 300, 600, 3600, 86400},
+		}),
+		clockCorrections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "clock_corrections_total",
+			Help: "Requests with sent_at by outcome: none (skew under 5 s), corrected (timestamps moved by the skew in 10 s steps) or implausible (skew beyond max_clock_skew, ignored).",
+		}, []string{"outcome"}),
 		clientRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "client_requests_total",
 			Help: "Requests by client name (unknown before authentication, anonymous for an open API) and outcome.",
@@ -98,6 +110,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	registerOrGet(reg, &m.decodedBytes, &errs)
 	registerOrGet(reg, &m.forwardWait, &errs)
 	registerOrGet(reg, &m.timestamps, &errs)
+	registerOrGet(reg, &m.clockSkew, &errs)
+	registerOrGet(reg, &m.clockCorrections, &errs)
 	registerOrGet(reg, &m.clientRequests, &errs)
 	registerOrGet(reg, &m.throttled, &errs)
 	registerOrGet(reg, &m.dropped, &errs)

@@ -40,9 +40,12 @@ const (
 	// TimestampServerPolicy: timestamp_policy is server; the receive time
 	// was used and any original kept in the line.
 	TimestampServerPolicy
+	// TimestampCorrected: the event's timestamp moved by the sender's
+	// measured clock skew (see ClockOffset), inside the accepted window.
+	TimestampCorrected
 )
 
-var timestampSourceNames = [...]string{"event", "missing", "out_of_window", "server"}
+var timestampSourceNames = [...]string{"event", "missing", "out_of_window", "server", "corrected"}
 
 func (s TimestampSource) String() string { return timestampSourceNames[s] }
 
@@ -192,7 +195,14 @@ func MustBuilder(cfg Config) *Builder {
 
 // Build builds the entry for ev received at the given time.
 func (b *Builder) Build(ev *event.Event, received time.Time) Entry {
-	ts, src := b.timestamp(ev, received)
+	return b.BuildCorrected(ev, received, 0)
+}
+
+// BuildCorrected builds the entry for ev received at the given time from a
+// sender whose clock is offset behind the receiver's (ClockOffset): the
+// event's own timestamp is moved by offset before the window applies.
+func (b *Builder) BuildCorrected(ev *event.Event, received time.Time, offset time.Duration) Entry {
+	ts, src := b.timestamp(ev, received, offset)
 
 	labels := make(model.LabelSet, len(b.cfg.StaticLabels)+2+len(b.labels))
 	for k, v := range b.cfg.StaticLabels {
@@ -248,7 +258,7 @@ func valueOf(ev *event.Event, f field) string {
 	return event.ValueText(v)
 }
 
-func (b *Builder) timestamp(ev *event.Event, received time.Time) (time.Time, TimestampSource) {
+func (b *Builder) timestamp(ev *event.Event, received time.Time, offset time.Duration) (time.Time, TimestampSource) {
 	if ev.Timestamp.IsZero() {
 		return received, TimestampMissing
 	}
@@ -256,19 +266,22 @@ func (b *Builder) timestamp(ev *event.Event, received time.Time) (time.Time, Tim
 		return received, TimestampServerPolicy
 	}
 	earliest, latest := received.Add(-b.cfg.MaxPast), received.Add(b.cfg.MaxFuture)
+	ts := ev.Timestamp.Add(offset)
 	switch {
-	case ev.Timestamp.Before(earliest):
+	case ts.Before(earliest):
 		if b.cfg.TimestampPolicy == TimestampClamp {
 			return earliest, TimestampOutOfWindow
 		}
 		return received, TimestampOutOfWindow
-	case ev.Timestamp.After(latest):
+	case ts.After(latest):
 		if b.cfg.TimestampPolicy == TimestampClamp {
 			return latest, TimestampOutOfWindow
 		}
 		return received, TimestampOutOfWindow
+	case offset != 0:
+		return ts, TimestampCorrected
 	default:
-		return ev.Timestamp, TimestampEvent
+		return ts, TimestampEvent
 	}
 }
 

@@ -278,7 +278,11 @@ func (s *sender) post(ctx context.Context, batch [][]byte) (status int, resp res
 		}
 		w = s.gz
 	}
-	_, _ = io.WriteString(w, `{"context":`)
+	// sent_at is this attempt's clock: the API measures the clock's skew
+	// from it and moves the events' timestamps to its own time.
+	_, _ = io.WriteString(w, `{"sent_at":`)
+	_, _ = io.WriteString(w, strconv.FormatInt(time.Now().UnixMilli(), 10))
+	_, _ = io.WriteString(w, `,"context":`)
 	_, _ = w.Write(c.context)
 	_, _ = io.WriteString(w, `,"events":[`)
 	for i, item := range batch {

@@ -25,6 +25,17 @@ func (c *Client) Do(ctx context.Context, event string, fn func(context.Context) 
 	return err
 }
 
+// Attempt is Do for actions whose silence is the failure to catch, such as
+// a form's submit handled by a server: it sends event+".attempt" at once,
+// then the outcome as Do does. An attempt without an outcome (the process
+// hung or died) is what the FormSubmitUnanswered alert rule pages on.
+//
+//	err := c.Attempt(ctx, "form.submit", func(ctx context.Context) error { return applications.Create(ctx, form) })
+func (c *Client) Attempt(ctx context.Context, event string, fn func(context.Context) error, attrs ...slog.Attr) error {
+	c.push(LevelInfo, event+".attempt", "", time.Now(), c.ids(ctx), attrSet{add: attrs})
+	return c.Do(ctx, event, fn, attrs...)
+}
+
 // DoValue is Do for functions that return a value.
 func DoValue[T any](ctx context.Context, c *Client, event string, fn func(context.Context) (T, error), attrs ...slog.Attr) (v T, err error) {
 	start := time.Now()

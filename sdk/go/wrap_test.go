@@ -105,6 +105,32 @@ func TestDo(t *testing.T) {
 	}
 }
 
+// Attempt sends the attempt before fn runs, then the outcome.
+func TestAttempt(t *testing.T) {
+	stub := newStub(t, nil)
+	c, _ := newClient(t, stub.URL, nil)
+	var sentBefore int
+	err := c.Attempt(context.Background(), "form.submit", func(context.Context) error {
+		flush(t, c)
+		sentBefore = len(stub.events())
+		return errors.New("SHOPIFY_UNAVAILABLE")
+	}, slog.String("form", "partner"))
+	if err == nil || err.Error() != "SHOPIFY_UNAVAILABLE" {
+		t.Fatalf("Attempt returned %v", err)
+	}
+	flush(t, c)
+	ev := stub.events()
+	if sentBefore != 1 || len(ev) != 2 {
+		t.Fatalf("%d events sent before fn returned, %d in all: %v", sentBefore, len(ev), ev)
+	}
+	if ev[0]["event"] != "form.submit.attempt" || attrsOf(ev[0])["form"] != "partner" || ev[0]["level"] != nil {
+		t.Errorf("attempt %v", ev[0])
+	}
+	if ev[1]["event"] != "form.submit" || ev[1]["level"] != "error" || attrsOf(ev[1])["outcome"] != "error" || attrsOf(ev[1])["form"] != "partner" {
+		t.Errorf("outcome %v", ev[1])
+	}
+}
+
 func TestMiddleware(t *testing.T) {
 	stub := newStub(t, nil)
 	c, _ := newClient(t, stub.URL, nil)

@@ -344,7 +344,8 @@ export function createClient(opts: Options, [defaults, send, changed, taken, out
     wakeAt = Date.now() + delay(attempts, after, o.minBackoff, o.maxBackoff);
   };
 
-  const body = (items: Item[]) => `{"context":${context},"events":[${items.map((x) => x.s).join(",")}]}`;
+  // sent_at is this attempt's clock: the API corrects the events' timestamps by its skew.
+  const body = (items: Item[]) => `{"sent_at":${Date.now()},"context":${context},"events":[${items.map((x) => x.s).join(",")}]}`;
   const item = (e: CuratedEvent, s = ""): Item => ({ e, s, n: bytes(s), i: ++seq });
   /** add queues items (new or adopted), dropping the oldest over the bounds. */
   const add = (items: Item[]) => {

@@ -9,7 +9,7 @@ import { createClient, scrub, type Attributes, type Client, type Options, type R
 import { client, forward, use } from "./current.js";
 
 export type { Attributes, Client, CuratedEvent, DropReason, Level, Options, Stats, TrackOptions } from "./core.js";
-export { wrap, tracked } from "./wrap.js";
+export { wrap, tracked, submit } from "./wrap.js";
 
 export interface NodeOptions extends Options {
   /** One request's deadline in ms. Default 10000. */

@@ -44,3 +44,48 @@ export const tracked =
   (name?: string, attributes?: Attributes) =>
   <This, A extends unknown[], R>(method: (this: This, ...args: A) => R, context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>) =>
     wrap(name || String(context.name), method, attributes) as (this: This, ...args: A) => R;
+
+/**
+ * The submit action of a form, as the alert rules expect it: sends `name + ".attempt"` at once, runs fn (the
+ * submission), then `name` with outcome ok (level info) or error (level error, with the error), and duration_ms.
+ * If the page is left while fn runs, the outcome is abandoned (level warn): a closed tab is not a lost answer,
+ * while an attempt that never gets an outcome is what FormSubmitUnanswered pages on.
+ */
+export function submit<R>(fn: () => R | PromiseLike<R>, attributes?: Attributes, name = "form.submit"): Promise<R> {
+  const attempt = { ...attributes, attempt: Date.now().toString(36) + Math.random().toString(36).slice(2, 6) };
+  client()?.track(name + ".attempt", attempt);
+  const start = Date.now();
+  let done = false;
+  const left = () => {
+    if (!done) {
+      done = true;
+      client()?.track(name, { ...attempt, outcome: "abandoned", duration_ms: Date.now() - start }, { level: "warn" });
+    }
+  };
+  const g = globalThis as { addEventListener?: (t: string, f: () => void) => void; removeEventListener?: (t: string, f: () => void) => void };
+  g.addEventListener?.("pagehide", left);
+  const settle = (failed: boolean, err?: unknown) => {
+    g.removeEventListener?.("pagehide", left);
+    if (done) return;
+    done = true;
+    const a: Attributes = { ...attempt, outcome: failed ? "error" : "ok", duration_ms: Date.now() - start };
+    if (failed) {
+      a.error_type = err instanceof Error ? err.name : typeof err;
+      a.error = scrub(err instanceof Error ? err.message : String(err));
+    }
+    client()?.track(name, a, failed ? { level: "error" } : {});
+  };
+  let out: Promise<R>;
+  try {
+    out = Promise.resolve(fn());
+  } catch (err) {
+    out = Promise.reject(err);
+  }
+  return out.then(
+    (v) => (settle(false), v),
+    (err) => {
+      settle(true, err);
+      throw err;
+    },
+  );
+}
