@@ -52,7 +52,8 @@ type Component struct {
 	serverMetrics *util.UncheckedCollector
 
 	mut       sync.Mutex
-	report    reportArgs // the self-report's settings, swapped by Update
+	report    reportArgs    // the self-report's settings, swapped by Update
+	rearm     chan struct{} // tells Run that report changed
 	server    *fnet.TargetServer
 	serverCfg *fnet.ServerConfig
 	health    component.Health
@@ -74,6 +75,7 @@ func New(opts component.Options, args Arguments) (*Component, error) {
 		fanout:        loki.NewFanout(args.ForwardTo),
 		serverMetrics: util.NewUncheckedCollector(nil),
 		labels:        refine.NewLabelTracker(),
+		rearm:         make(chan struct{}, 1),
 	}
 	cfg, err := args.handlerConfig(c.labels)
 	if err != nil {
@@ -105,20 +107,21 @@ func (c *Component) Run(ctx context.Context) error {
 	} else {
 		instance += "/" + c.opts.ID
 	}
-	// A timer re-armed with the current interval: Update may change it.
-	const idle = time.Minute // how often to look again while it is off
-	timer := time.NewTimer(idle)
+	// A timer armed with the current interval, re-armed when Update
+	// changes it; stopped while reports are off.
+	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		args := c.reportArgs()
+		timer.Stop()
 		if args.interval > 0 {
 			timer.Reset(args.interval)
-		} else {
-			timer.Reset(idle)
 		}
 		select {
 		case <-ctx.Done():
 			return c.shutdown()
+		case <-c.rearm:
+			continue
 		case <-timer.C:
 		}
 		if args = c.reportArgs(); args.interval > 0 {
@@ -162,7 +165,13 @@ func (c *Component) Update(args component.Arguments) error {
 
 	c.mut.Lock()
 	defer c.mut.Unlock()
-	c.report = reportArgs{interval: newArgs.SelfReportInterval, service: newArgs.SelfReportService}
+	if report := (reportArgs{interval: newArgs.SelfReportInterval, service: newArgs.SelfReportService}); report != c.report {
+		c.report = report
+		select {
+		case c.rearm <- struct{}{}:
+		default: // Run has a wake-up pending already
+		}
+	}
 	netCfg := newArgs.serverConfig()
 	if c.server != nil && reflect.DeepEqual(netCfg, c.serverCfg) {
 		return nil

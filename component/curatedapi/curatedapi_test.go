@@ -167,6 +167,7 @@ func testArgs(t *testing.T, port int, receivers ...loki.LogsReceiver) Arguments 
 	args.Labels = map[string]string{"env": "test"}
 	args.ForwardTimeout = 200 * time.Millisecond
 	args.GracefulShutdownTimeout = time.Second
+	args.SelfReportInterval = 0 // the tests count entries; TestSelfReport turns it on
 	return args
 }
 
@@ -233,6 +234,47 @@ func TestForwardsToEveryReceiver(t *testing.T) {
 		if len(e.StructuredMetadata) != 1 || e.StructuredMetadata[0].Name != "session_id" || e.StructuredMetadata[0].Value != "s1" {
 			t.Errorf("structured metadata = %v", e.StructuredMetadata)
 		}
+	}
+}
+
+// The component reports itself through its own forward_to, with the
+// counts since the last report, once per self_report_interval; Update can
+// turn it on.
+func TestSelfReport(t *testing.T) {
+	a := newCollector(t)
+	port := testutil.FreePort(t)
+	args := testArgs(t, port, a.recv)
+	ctrl, _ := runComponent(t, args)
+	if status, body := post(t, port, `{"event":"bad name!"}`); status != http.StatusBadRequest {
+		t.Fatalf("got %d %s", status, body)
+	}
+	args.SelfReportInterval = time.Second
+	if err := ctrl.Update(args); err != nil {
+		t.Fatal(err)
+	}
+	// Update re-arms the timer at once: the first report within seconds.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.mu.Lock()
+		got := append([]loki.Entry(nil), a.got...)
+		a.mu.Unlock()
+		if len(got) >= 2 {
+			report, refused := got[0], got[1]
+			if want := (model.LabelSet{"env": "test", "service": "alloy-curated", "level": "warn"}); !report.Labels.Equal(want) {
+				t.Errorf("report labels = %v, want %v", report.Labels, want)
+			}
+			if !strings.HasPrefix(report.Line, `{"event":"curated.pipeline","attributes":{`) || !strings.Contains(report.Line, `"refused_400":1`) {
+				t.Errorf("report line = %s", report.Line)
+			}
+			if !strings.Contains(refused.Line, `"client":"anonymous","count":1`) || !strings.Contains(refused.Line, `"status":400`) {
+				t.Errorf("refused line = %s", refused.Line)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no self-report within 10 s of turning it on: %v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
