@@ -312,7 +312,9 @@ func pushHistory(t *testing.T, lokiURL, env string, services []*scenarioService,
 			// to two minutes ahead, within Loki's creation grace period, and
 			// show in queries when their time comes. Cut at live, they
 			// would leave submit attempts without outcomes.
-			events := s.traffic(uint64(100+i), uint64(hour), h, end, live)
+			// The day's curve is anchored on whole minutes, so the same
+			// seeds draw the same day whatever second the test starts.
+			events := s.traffic(uint64(100+i), uint64(hour), h, end, start.Add(24*time.Hour))
 			if total += len(events); len(events) > 0 {
 				lokiPush(t, lokiURL, pushBody(env, s.name, events))
 			}
