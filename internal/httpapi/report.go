@@ -121,9 +121,10 @@ func (h *Handler) Report(ctx context.Context, service, instance string) error {
 		ev.Level = event.LevelWarn
 	}
 	events := []event.Event{ev}
-	for _, r := range slices.SortedFunc(maps.Keys(refusedBy), func(a, b refusal) int {
+	refusals := slices.SortedFunc(maps.Keys(refusedBy), func(a, b refusal) int {
 		return cmp.Or(cmp.Compare(a.client, b.client), cmp.Compare(a.status, b.status))
-	}) {
+	})
+	for _, r := range refusals { // events[1+i] reports refusals[i]
 		ev := event.Event{Name: RefusedEvent, Service: service, Level: event.LevelWarn, Timestamp: now}
 		ev.SetAttr("client", r.client)
 		ev.SetAttr("count", num(refusedBy[r]))
@@ -147,11 +148,8 @@ func (h *Handler) Report(ctx context.Context, service, instance string) error {
 	// Some went: give back only what did not, so nothing is counted twice.
 	if n > 0 {
 		counts = nil
-		for _, e := range events[1:n] {
-			c, _ := e.Attr("client")
-			st, _ := e.Attr("status")
-			code, _ := strconv.Atoi(string(st.(json.Number)))
-			delete(refusedBy, refusal{c.(string), code})
+		for _, r := range refusals[:n-1] {
+			delete(refusedBy, r)
 		}
 	}
 	h.tally.giveBack(counts, refusedBy, since)

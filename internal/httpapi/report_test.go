@@ -119,6 +119,33 @@ func TestReport(t *testing.T) {
 	}
 }
 
+// A report forwarded in part: what went is not counted again, what did not
+// goes to the next report.
+func TestReportForwardedInPart(t *testing.T) {
+	f := newFixture(t)
+	f.post(t, "application/json", `{"event":"bad name!"}`)
+	f.fwd.mu.Lock()
+	f.fwd.capacity = len(f.fwd.entries) + 1 // the summary goes, the refusal does not
+	f.fwd.mu.Unlock()
+	if err := f.h.Report(context.Background(), "alloy-curated", ""); err == nil {
+		t.Fatal("a report forwarded in part: no error")
+	}
+	f.fwd.mu.Lock()
+	f.fwd.capacity = -1
+	f.fwd.mu.Unlock()
+	if err := f.h.Report(context.Background(), "alloy-curated", ""); err != nil {
+		t.Fatal(err)
+	}
+	got := f.fwd.got()
+	summary, refused := got[len(got)-2].Entry.Line, got[len(got)-1].Entry.Line
+	if strings.Contains(summary, `"refused_400"`) || !strings.Contains(summary, `"refused":0`) {
+		t.Errorf("the summary that went is counted again: %s", summary)
+	}
+	if !strings.Contains(refused, `"client":"anonymous","count":1`) {
+		t.Errorf("the refusal that did not go is lost: %s", refused)
+	}
+}
+
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // Requests from browsers get the browser's family and major version as an
