@@ -23,12 +23,12 @@ ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki alertmanager up image image-local push-images dashboards sdk-js test test-unit test-sdk test-sdk-js test-dashboards test-deploy test-e2e test-faults lint fuzz bench bench-alerts scenarios deps clean
+.PHONY: all build run loki alertmanager up image image-local push-images dashboards sdk-js test test-unit test-sdk test-sdk-js test-dashboards test-deploy test-e2e test-faults lint erase fuzz bench bench-alerts scenarios deps clean
 
 all: build
 
 ## build: compile bin/alloy-custom (cold: ~16 min and ~7 GB RAM; warm: ~1 min).
-build: bin/alloy-custom
+build: bin/alloy-custom bin/curated-erase
 
 # The binary takes the time the build started: a source edited during the
 # (long) build is newer than it, so the next make builds again.
@@ -37,6 +37,10 @@ bin/alloy-custom: $(GO_SOURCES)
 	@touch .cache/build-start
 	go build -ldflags "$(LDFLAGS)" -o $@ ./cmd/alloy-custom
 	@touch -r .cache/build-start $@
+
+bin/curated-erase: $(GO_SOURCES)
+	@mkdir -p bin
+	go build -ldflags "-s -w" -o $@ ./cmd/curated-erase
 
 ## run: build and start on configs/local.alloy (API on 127.0.0.1:8080, entries echoed to the log).
 run: bin/alloy-custom
@@ -72,7 +76,7 @@ image:
 	else echo "make image: needs docker with a running engine, or buildah" >&2; exit 1; fi
 
 ## image-local: the Dockerfile's final image around the local bin/alloy-custom, with buildah (no registry needed).
-image-local: bin/alloy-custom
+image-local: bin/alloy-custom bin/curated-erase
 	./scripts/ensure-package.sh buildah
 	./scripts/image-context.sh bin/alloy-custom .cache/image
 	buildah --storage-driver vfs bud --isolation chroot -t $(IMAGE) -f .cache/image/Containerfile .cache/image
@@ -91,6 +95,7 @@ test-unit:
 	go test -count=1 -run '^$$' -fuzz FuzzHandler -fuzztime 60000x ./internal/httpapi/
 	go test -count=1 -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime 60000x ./internal/pii/
 	go test -count=1 -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime 60000x ./internal/rules/
+	go test -count=1 -run '^$$' -fuzz FuzzDecodeEntries -fuzztime 60000x ./internal/spool/
 	$(MAKE) test-sdk
 
 ## dashboards: regenerate configs/grafana/dashboards/*.json from dashboards/ (Grafana Foundation SDK).
@@ -129,6 +134,11 @@ test-e2e: bin/alloy-custom bin/loki bin/alertmanager sdk-js
 test-faults: bin/alloy-custom bin/loki
 	go test -count=1 -v -timeout 30m -run '^TestFault' ./e2e/...
 
+## erase: erase one person's events in one service from Loki (docs/privacy.md).
+erase:
+	@test -n "$(SERVICE)" -a -n "$(USER_ID)" || { echo "usage: make erase SERVICE=collabmaker USER_ID=u-1042 REQUESTED_BY='ticket 77' [LOKI_URL=...]"; exit 2; }
+	go run ./cmd/curated-erase -service "$(SERVICE)" -user "$(USER_ID)" $(if $(REQUESTED_BY),-requested-by "$(REQUESTED_BY)")
+
 ## fuzz: run each fuzz target for FUZZTIME (make test runs each for a fixed number of inputs).
 fuzz:
 	go test -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime $(FUZZTIME) ./internal/refine/
@@ -136,6 +146,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./internal/httpapi/
 	go test -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime $(FUZZTIME) ./internal/pii/
 	go test -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime $(FUZZTIME) ./internal/rules/
+	go test -run '^$$' -fuzz FuzzDecodeEntries -fuzztime $(FUZZTIME) ./internal/spool/
 
 ## bench: microbenchmarks (decode, rules, entry building) and the side-by-side load comparison of
 ## curated_api, loki.source.api and faro.receiver in one alloy-custom (~8 min); results in .cache/bench/.

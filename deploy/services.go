@@ -59,9 +59,13 @@ func (s *services) alloy() *deployed {
 		"COLLABMAKER_API_KEY": awsecs.Secret_FromSecretsManager(d.secrets["CollabmakerApiKey"], nil),
 		"BACKEND_API_KEY":     awsecs.Secret_FromSecretsManager(d.secrets["BackendApiKey"], nil),
 	}
+	// The durable spool (docs/reliability.md) on EFS, shared by every
+	// task: a task that starts adopts the spools of tasks that are gone
+	// (crashed, OOM-killed, replaced) and replays what they acknowledged.
+	spool := s.stateVolume(td, "AlloySpool", "alloy-spool", "/spool", alloyUID, alloyUID)
 	var logging awsecs.LogDriver
 	logging, d.logGroup = s.logs("alloy")
-	td.AddContainer(jsii.String("alloy"), &awsecs.ContainerDefinitionOptions{
+	container := td.AddContainer(jsii.String("alloy"), &awsecs.ContainerDefinitionOptions{
 		Image: s.image(imageAlloy, s.params.alloyImageTag),
 		// The image's CMD runs /etc/alloy/config.alloy (configs/fargate.alloy).
 		PortMappings: &[]*awsecs.PortMapping{
@@ -74,13 +78,17 @@ func (s *services) alloy() *deployed {
 			"ENVIRONMENT":         jsii.String(s.cfg.Environment),
 			"TRUSTED_PROXY_CIDRS": s.vpc.VpcCidrBlock(),
 			"COLLABMAKER_ORIGINS": s.params.collabmakerOrigins,
+			"SPOOL_PATH":          jsii.String(alloySpoolPath),
 		},
 		Secrets:     &keys,
 		Logging:     logging,
 		StopTimeout: awscdk.Duration_Seconds(jsii.Number(alloyStopTimeout)),
 	})
 
+	container.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(alloySpoolPath), SourceVolume: jsii.String("alloy-spool"), ReadOnly: jsii.Bool(false)})
+
 	d.svc = s.service("Alloy", td, "alloy", s.cfg.AlloyMin)
+	spool.Connections().AllowDefaultPortFrom(d.svc, jsii.String("alloy-custom mounts its spool"))
 	d.targetGroup = s.listener.AddTargets(jsii.String("Alloy"), &elb.AddApplicationTargetsProps{
 		Priority:   jsii.Number(10),
 		Conditions: &[]elb.ListenerCondition{elb.ListenerCondition_PathPatterns(jsii.Strings(eventsPaths...))},
@@ -148,6 +156,13 @@ func (s *services) stateVolume(td awsecs.FargateTaskDefinition, id, volume, path
 	fs.Grant(td.TaskRole(), jsii.String("elasticfilesystem:ClientMount"), jsii.String("elasticfilesystem:ClientWrite"))
 	return fs
 }
+
+// alloyUID is the user the alloy-custom image runs as (Dockerfile), and
+// alloySpoolPath where its tasks mount the shared spool.
+const (
+	alloyUID       = "10001"
+	alloySpoolPath = "/var/lib/alloy/spool"
+)
 
 // lokiUID is the user the Loki image runs as (cmd/loki/Dockerfile).
 const lokiUID = "10001"

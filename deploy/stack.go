@@ -163,11 +163,13 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	alloy := s.alloy()
 	grafana := s.grafana()
 	alertmanager, alertTarget := s.alertmanager()
+	eraseTD, eraseSg, erase := s.eraseTask()
 	// The only paths between the services: ALB -> alloy and Grafana (added
 	// by the listener targets), alloy -> Loki, Grafana -> Loki, Loki's
 	// ruler -> Alertmanager, Grafana -> Alertmanager.
 	loki.svc.Connections().AllowFrom(alloy.svc, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("alloy-custom pushes to Loki"))
 	loki.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("Grafana queries Loki"))
+	loki.svc.Connections().AllowFrom(eraseSg, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("curated-erase files delete requests"))
 	alertmanager.svc.Connections().AllowFrom(loki.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Loki's ruler sends alerts"))
 	alertmanager.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Grafana lists alerts"))
 
@@ -192,6 +194,9 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 		out(d.id+"ServiceName", "ECS service (aws ecs update-service --force-new-deployment ...)", d.svc.ServiceName())
 		out(d.id+"LogGroup", "CloudWatch log group of the "+d.name+" container", d.logGroup.LogGroupName())
 	}
+	out("EraseTaskDefinition", "Erases one person's events (aws ecs run-task ... with the command's flags, docs/privacy.md)", eraseTD.TaskDefinitionArn())
+	out("EraseSecurityGroup", "Security group to run the erase task with (Loki admits it)", eraseSg.SecurityGroupId())
+	out("EraseLogGroup", "CloudWatch log group of the erase task's output", erase.logGroup.LogGroupName())
 	out("AlarmTopicArn", "SNS topic of the CloudWatch alarms (AlarmEmail subscribes an address)", topic.TopicArn())
 	out("LokiBucketName", "Loki's chunks and index (kept when the stack is deleted)", loki.bucket.BucketName())
 	out("LogBucketName", "ALB access logs and S3 server access logs (kept when the stack is deleted)", logBucket.BucketName())

@@ -285,10 +285,12 @@ func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 		"AlertmanagerSg:9093<-GrafanaSg",
 		"AlertmanagerSg:9093<-LokiSg",
 		"AlloySg:8080<-AlbSecurityGroup",
+		"AlloySpoolEfsSecurityGroup:2049<-AlloySg",
 		"GrafanaDataEfsSecurityGroup:2049<-GrafanaSg",
 		"GrafanaSg:3000<-AlbSecurityGroup",
 		"LokiDataEfsSecurityGroup:2049<-LokiSg",
 		"LokiSg:3100<-AlloySg",
+		"LokiSg:3100<-EraseSg",
 		"LokiSg:3100<-GrafanaSg",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -303,9 +305,13 @@ func TestLokiTaskRoleIsScopedToItsBucket(t *testing.T) {
 	var got []string
 	for id, r := range doc.ofType("AWS::IAM::Policy") {
 		roles, _ := json.Marshal(r.Properties["Roles"])
-		for _, other := range []string{"AlloyTaskTaskRole", "AlertmanagerTaskTaskRole"} {
-			if strings.Contains(string(roles), other) {
-				t.Errorf("%s grants %s permissions it does not need", id, other)
+		if strings.Contains(string(roles), "AlertmanagerTaskTaskRole") {
+			t.Errorf("%s grants AlertmanagerTaskTaskRole permissions it does not need", id)
+		}
+		if strings.Contains(string(roles), "AlloyTaskTaskRole") {
+			stmts, _ := json.Marshal(r.Properties["PolicyDocument"])
+			if !regexp.MustCompile(`^\{"Statement":\[\{"Action":\["elasticfilesystem:ClientMount","elasticfilesystem:ClientWrite"\],"Effect":"Allow","Resource":\{"Fn::GetAtt":\["AlloySpool[0-9A-F]{8}","Arn"\]\}\}\],"Version":"2012-10-17"\}$`).Match(stmts) {
+				t.Errorf("alloy-custom's task role: %s; want mounting its spool's EFS only", stmts)
 			}
 		}
 		if strings.Contains(string(roles), "GrafanaTaskTaskRole") {
@@ -356,9 +362,9 @@ func asList(v any) []any {
 // Every log group keeps 30 days.
 func TestLogGroups(t *testing.T) {
 	groups := doc.ofType("AWS::Logs::LogGroup")
-	// alloy, loki, grafana, alertmanager, three init containers, flow logs
-	if len(groups) != 8 {
-		t.Errorf("%d log groups; want 8", len(groups))
+	// alloy, loki, grafana, alertmanager, erase, three init containers, flow logs
+	if len(groups) != 9 {
+		t.Errorf("%d log groups; want 9", len(groups))
 	}
 	for id, r := range groups {
 		if r.Properties["RetentionInDays"] != float64(30) {
@@ -512,4 +518,77 @@ func (d template) ingressRules(t *testing.T) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// Every alloy-custom task mounts the same EFS spool, where configs/
+// fargate.alloy's durable block keeps what it acknowledged, so a task that
+// replaces a dead one adopts its spool (docs/reliability.md).
+func TestAlloySpoolOnSharedEFS(t *testing.T) {
+	alloy := doc.container(t, "AlloyTask", "alloy")
+	if got := envOf(alloy)["SPOOL_PATH"]; got != alloySpoolPath {
+		t.Errorf("SPOOL_PATH = %v; want %s", got, alloySpoolPath)
+	}
+	mounted := false
+	for _, m := range alloy["MountPoints"].([]any) {
+		m := m.(map[string]any)
+		if m["ContainerPath"] == alloySpoolPath && m["SourceVolume"] == "alloy-spool" && m["ReadOnly"] == false {
+			mounted = true
+		}
+	}
+	if !mounted {
+		t.Errorf("alloy mounts %v; want alloy-spool read-write at %s", alloy["MountPoints"], alloySpoolPath)
+	}
+	var volume map[string]any
+	for id, r := range doc.ofType("AWS::ECS::TaskDefinition") {
+		if !strings.HasPrefix(id, "AlloyTask") {
+			continue
+		}
+		for _, v := range r.Properties["Volumes"].([]any) {
+			if v := v.(map[string]any); v["Name"] == "alloy-spool" {
+				volume = v
+			}
+		}
+	}
+	efs, _ := json.Marshal(volume["EFSVolumeConfiguration"])
+	if volume == nil || !strings.Contains(string(efs), `"TransitEncryption":"ENABLED"`) || !strings.Contains(string(efs), "AlloySpool") {
+		t.Errorf("alloy-spool volume %s; want the AlloySpool EFS over TLS", efs)
+	}
+	found := false
+	for _, r := range doc.ofType("AWS::EFS::AccessPoint") {
+		b, _ := json.Marshal(r.Properties)
+		if strings.Contains(string(b), `"Path":"/spool"`) && strings.Contains(string(b), `"Uid":"10001"`) {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no EFS access point /spool owned by the image's user 10001")
+	}
+	cfg, err := os.ReadFile("../configs/fargate.alloy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`durable \{\s*path = sys\.env\("SPOOL_PATH"\)`).Match(cfg) {
+		t.Error(`configs/fargate.alloy does not put the durable spool at sys.env("SPOOL_PATH")`)
+	}
+}
+
+// The erase task: cmd/curated-erase from the alloy-custom image, reaching
+// Loki by its Cloud Map name, with no permissions of its own: who may
+// erase is who may run it (docs/privacy.md).
+func TestEraseTaskRunsTheCommandAgainstLoki(t *testing.T) {
+	c := doc.container(t, "EraseTask", "erase")
+	if ep, _ := json.Marshal(c["EntryPoint"]); string(ep) != `["/bin/curated-erase"]` {
+		t.Errorf("erase entry point %s; want /bin/curated-erase", ep)
+	}
+	if got := envOf(c)["LOKI_URL"]; got != "http://loki.curated.internal:3100" {
+		t.Errorf("LOKI_URL = %v", got)
+	}
+	if img, _ := json.Marshal(c["Image"]); !strings.Contains(string(img), "alloy-custom") {
+		t.Errorf("erase image %s; want the alloy-custom image, which carries the command", img)
+	}
+	for id, r := range doc.ofType("AWS::IAM::Policy") {
+		if roles, _ := json.Marshal(r.Properties["Roles"]); strings.Contains(string(roles), "EraseTaskTaskRole") {
+			t.Errorf("%s grants the erase task's role permissions; it needs none", id)
+		}
+	}
 }

@@ -55,7 +55,7 @@ var attackClients = fmt.Sprintf(`
 // steady load: 4 workers sending 10 events every 50 ms (800 events/s).
 func startAttackRig(t *testing.T) (*rig, *memoryLimit) {
 	t.Helper()
-	r := startRig(t, "public-preview", false, attackClients, 10)
+	r := startRig(t, attackClients, 10)
 	r.load.key = attackWorkerKey
 	mem := limitMemory(t, r.alloy.cmd.Process.Pid, taskMemoryMiB<<20)
 	r.startLoad(4, 50*time.Millisecond)

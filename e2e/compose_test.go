@@ -80,6 +80,13 @@ func TestComposeFileIsPinnedAndComplete(t *testing.T) {
 	if got := compose.Services["alertmanager"].Command; !slices.Contains(got, "--config.file=/out/alertmanager.yml") {
 		t.Errorf("compose.yaml's Alertmanager does not read the rendered config: %v", got)
 	}
+	// The spool outlives a recreated container: the volume is where
+	// configs/fargate.alloy's durable block puts it.
+	alloy := compose.Services["alloy"]
+	if !slices.Contains(alloy.Volumes, "alloy-spool:"+alloy.Environment["SPOOL_PATH"]) || alloy.Environment["SPOOL_PATH"] == "" {
+		t.Errorf("compose.yaml's alloy keeps its durable spool in the container (volumes %v, SPOOL_PATH %q); want a named volume at SPOOL_PATH",
+			alloy.Volumes, alloy.Environment["SPOOL_PATH"])
+	}
 	env := compose.Services["grafana"].Environment
 	if env["LOKI_URL"] != "http://loki:3100" || env["GF_PATHS_PROVISIONING"] != "/etc/grafana/curated/provisioning" {
 		t.Errorf("Grafana's environment %v; the provisioning needs LOKI_URL and GF_PATHS_PROVISIONING", env)

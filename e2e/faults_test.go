@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,15 +26,8 @@ import (
 // as measured, into docs/reliability.md.
 
 // faultConfig is alloy-custom with quick loki.write retries, so recovery
-// shows within the test; wal adds loki.write's write-ahead log.
-func faultConfig(run, lokiURL string, wal bool, extra string) func(int) string {
-	walBlock := ""
-	if wal {
-		walBlock = `
-	wal {
-		enabled = true
-	}`
-	}
+// shows within the test; extra goes into the curated_api block.
+func faultConfig(run, lokiURL, extra string) func(int) string {
 	return func(apiPort int) string {
 		return fmt.Sprintf(`
 loki.source.curated_api "faults" {
@@ -54,11 +48,15 @@ loki.write "loki" {
 		min_backoff_period  = "100ms"
 		max_backoff_period  = "2s"
 		max_backoff_retries = 0
-	}%s
-}
-`, apiPort, run, extra, lokiURL, walBlock)
 	}
 }
+`, apiPort, run, extra, lokiURL)
+	}
+}
+
+// durableOff turns the spool off: the baseline the spool's tests compare
+// with.
+const durableOff = "\tdurable {\n\t\tenabled = false\n\t}\n"
 
 // loadClient posts batches of events, each with a unique seq attribute and
 // the time it was sent (as a client would stamp it), and records which ones
@@ -225,14 +223,16 @@ func storedSeqs(t *testing.T, lokiURL, run string, from time.Time) map[int64]boo
 
 // outcome compares what was handed off with what Loki stores.
 type outcome struct {
-	Scenario string         `json:"scenario"`
-	Sent     int            `json:"sent"`
-	Handed   int            `json:"acknowledged"`
-	Found    int            `json:"found_in_loki"`
-	Missing  int            `json:"acknowledged_missing"`
-	Extra    int            `json:"stored_not_acknowledged"`
-	ByStatus map[string]int `json:"events_by_status"`
-	Note     string         `json:"note,omitempty"`
+	Scenario string `json:"scenario"`
+	Sent     int    `json:"sent"`
+	Handed   int    `json:"acknowledged"`
+	Found    int    `json:"found_in_loki"`
+	Missing  int    `json:"acknowledged_missing"`
+	Extra    int    `json:"stored_not_acknowledged"`
+	// Duplicates are entries Loki returns beyond one per seq.
+	Duplicates int            `json:"duplicate_entries"`
+	ByStatus   map[string]int `json:"events_by_status"`
+	Note       string         `json:"note,omitempty"`
 }
 
 // settle waits until Loki holds every handed-off event or timeout passes,
@@ -266,8 +266,38 @@ func (c *loadClient) settle(t *testing.T, scenario, lokiURL, run string, timeout
 			o.Extra++
 		}
 	}
+	o.Duplicates = storedTotal(t, lokiURL, run, c.begun) - len(found)
 	record(t, o)
 	return o
+}
+
+// storedTotal counts the fault.test entries of run that LogQL returns since
+// from, duplicates included (storedSeqs keeps one per seq).
+func storedTotal(t *testing.T, lokiURL, run string, from time.Time) int {
+	t.Helper()
+	window := time.Since(from).Truncate(time.Second) + time.Minute
+	q := url.Values{"query": {fmt.Sprintf(`sum(count_over_time({run=%q} |= "fault.test" [%ds]))`, run, int(window.Seconds()))},
+		"time": {strconv.FormatInt(time.Now().UnixNano(), 10)}}
+	resp, err := http.Get(lokiURL + "/loki/api/v1/query?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value [2]any
+			}
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Data.Result) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(fmt.Sprint(r.Data.Result[0].Value[1]))
+	return n
 }
 
 func record(t *testing.T, o outcome) {
@@ -288,12 +318,12 @@ type rig struct {
 	cancel context.CancelFunc // stops the load
 }
 
-// startRig starts Loki and alloy-custom (faultConfig with wal and extra, at
-// the given stability level), and a load client of batch-sized requests.
-func startRig(t *testing.T, stability string, wal bool, extra string, batch int) *rig {
+// startRig starts Loki and alloy-custom (faultConfig with extra), and a
+// load client of batch-sized requests.
+func startRig(t *testing.T, extra string, batch int) *rig {
 	t.Helper()
 	r := &rig{loki: newLoki(t, false), run: randomID(t), cancel: func() {}}
-	r.alloy = startAlloyWith(t, stability, faultConfig(r.run, r.loki.url, wal, extra))
+	r.alloy = startAlloy(t, faultConfig(r.run, r.loki.url, extra))
 	r.load = newLoadClient(r.alloy.apiURL, batch)
 	return r
 }
@@ -316,7 +346,7 @@ func (r *rig) settle(t *testing.T, scenario string, timeout time.Duration) outco
 // TestFaultLokiOutage: (a) Loki stops for 60 s while events flow, then
 // comes back. Every acknowledged event must end up in Loki.
 func TestFaultLokiOutage(t *testing.T) {
-	r := startRig(t, "public-preview", false, "", 10).startLoad(4, 100*time.Millisecond) // ≈ 400 events/s
+	r := startRig(t, "", 10).startLoad(4, 100*time.Millisecond) // ≈ 400 events/s
 	time.Sleep(10 * time.Second)
 	r.loki.proc.stop()
 	time.Sleep(60 * time.Second)
@@ -333,7 +363,7 @@ func TestFaultLokiOutage(t *testing.T) {
 // TestFaultGracefulShutdown: (b) SIGTERM to alloy-custom under load.
 // Every acknowledged event must land.
 func TestFaultGracefulShutdown(t *testing.T) {
-	r := startRig(t, "public-preview", false, "", 10).startLoad(4, 50*time.Millisecond)
+	r := startRig(t, "", 10).startLoad(4, 50*time.Millisecond)
 	time.Sleep(5 * time.Second)
 	_ = r.alloy.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -349,32 +379,22 @@ func TestFaultGracefulShutdown(t *testing.T) {
 
 // TestFaultKill9: (c) alloy-custom is killed with SIGKILL while events it
 // acknowledged wait in loki.write (Loki down), then Loki and alloy-custom
-// start again with the same storage path. The documented behaviour of Alloy
-// v1.19.0 (docs/reliability.md, "The WAL gap"): what Loki stored before
-// stays, nothing appears twice, and what waited in loki.write is lost, with
-// and without loki.write's WAL. The test fails when that changes either way,
-// so the docs change with it.
+// start again with the same storage path. With the durable spool (the
+// default) every acknowledged event is replayed into Loki, once. Without
+// it, what waited in loki.write is lost (docs/reliability.md): that
+// subtest is the baseline showing the test sees a loss when there is one.
 func TestFaultKill9(t *testing.T) {
-	for _, wal := range []bool{false, true} {
-		t.Run(fmt.Sprintf("wal=%v", wal), func(t *testing.T) {
-			r := startRig(t, "experimental", wal, "", 10).startLoad(2, 100*time.Millisecond)
-			var before map[int64]bool
-			waitUntil(t, "events in Loki before the outage", 60*time.Second, func() bool {
-				before = storedSeqs(t, r.loki.url, r.run, r.load.begun)
-				return len(before) > 0
-			})
-			r.loki.proc.stop()
-			waiting := r.load.handedCount() + 200
-			waitUntil(t, "200 events acknowledged while Loki is down", 60*time.Second, func() bool {
-				return r.load.handedCount() >= waiting
-			})
-			r.cancel()
-			r.load.workers.Wait()
-			_ = r.alloy.cmd.Process.Kill()
-			<-r.alloy.done
+	for _, durable := range []bool{true, false} {
+		t.Run(fmt.Sprintf("durable=%v", durable), func(t *testing.T) {
+			extra := ""
+			if !durable {
+				extra = durableOff
+			}
+			r := startRig(t, extra, 10).startLoad(2, 100*time.Millisecond)
+			before := r.killDuringOutage(t)
 			r.loki.start(t)
 			r.alloy.start(t)
-			o := r.settle(t, fmt.Sprintf("c kill-9 wal=%v", wal), 45*time.Second)
+			o := r.settle(t, fmt.Sprintf("c kill-9 durable=%v", durable), 45*time.Second)
 			after := storedSeqs(t, r.loki.url, r.run, r.load.begun)
 			for s := range before {
 				if !after[s] {
@@ -385,12 +405,168 @@ func TestFaultKill9(t *testing.T) {
 			switch {
 			case o.Extra != 0 || o.Found > o.Handed:
 				t.Errorf("outcome %+v: events in Loki that were never acknowledged", o)
-			case o.Missing < 200:
-				t.Errorf("outcome %+v: fewer than the 200 events acknowledged during the outage were lost; "+
-					"docs/reliability.md says loki.write loses them on kill -9 (if Alloy's WAL now replays them, update the docs and this test)", o)
+			case o.Duplicates != 0:
+				t.Errorf("outcome %+v: %d entries stored twice", o, o.Duplicates)
+			case durable && o.Missing != 0:
+				t.Errorf("outcome %+v: %d acknowledged events lost across kill -9 with the spool on", o, o.Missing)
+			case !durable && o.Missing < 200:
+				t.Errorf("outcome %+v: fewer than the 200 events acknowledged during the outage were lost without the spool; "+
+					"docs/reliability.md says loki.write loses them on kill -9 (if Alloy now keeps them, update the docs and this test)", o)
 			}
 		})
 	}
+}
+
+// killDuringOutage waits for events in Loki, stops Loki, waits until 200
+// more events are acknowledged (they wait in loki.write), stops the load
+// and kills alloy-custom with SIGKILL. It returns what Loki stored before.
+func (r *rig) killDuringOutage(t *testing.T) map[int64]bool {
+	t.Helper()
+	var before map[int64]bool
+	waitUntil(t, "events in Loki before the outage", 60*time.Second, func() bool {
+		before = storedSeqs(t, r.loki.url, r.run, r.load.begun)
+		return len(before) > 0
+	})
+	r.loki.proc.stop()
+	waiting := r.load.handedCount() + 200
+	waitUntil(t, "200 events acknowledged while Loki is down", 60*time.Second, func() bool {
+		return r.load.handedCount() >= waiting
+	})
+	r.cancel()
+	r.load.workers.Wait()
+	_ = r.alloy.cmd.Process.Kill()
+	<-r.alloy.done
+	return before
+}
+
+// TestFaultKill9UnderTraffic: (h) SIGKILL under steady traffic with Loki
+// up, then a restart on the same storage path while clients keep sending.
+// Requests in flight at the kill may have been spooled without their
+// answer reaching the client (stored, not acknowledged: at least once);
+// no acknowledged event may be missing or stored twice.
+func TestFaultKill9UnderTraffic(t *testing.T) {
+	r := startRig(t, "", 10).startLoad(4, 50*time.Millisecond) // ≈ 800 events/s
+	waitUntil(t, "2,000 events acknowledged", time.Minute, func() bool { return r.load.handedCount() >= 2000 })
+	_ = r.alloy.cmd.Process.Kill()
+	<-r.alloy.done
+	r.alloy.start(t)
+	resumed := r.load.handedCount() + 2000
+	waitUntil(t, "2,000 more events acknowledged after the restart", time.Minute, func() bool { return r.load.handedCount() >= resumed })
+	o := r.settle(t, "h kill-9 under traffic", time.Minute)
+	if o.Missing != 0 || o.Duplicates != 0 || o.Handed == 0 {
+		t.Errorf("outcome %+v: want every acknowledged event in Loki once", o)
+	}
+}
+
+// TestFaultTaskReplacement: (i) the Fargate case. The spool is on a
+// shared path (EFS in the stack); the task is killed while Loki is down,
+// and a new task with a new, empty storage directory starts on the same
+// spool path. It adopts the dead task's spool and replays it.
+func TestFaultTaskReplacement(t *testing.T) {
+	shared := t.TempDir()
+	extra := fmt.Sprintf("\tdurable {\n\t\tpath = %q\n\t}\n", shared)
+	r := startRig(t, extra, 10).startLoad(2, 100*time.Millisecond)
+	r.killDuringOutage(t)
+	r.loki.start(t)
+	replacement := startAlloy(t, faultConfig(r.run, r.loki.url, extra))
+	if replacement.dir == r.alloy.dir {
+		t.Fatal("the replacement shares the old task's storage directory")
+	}
+	o := r.settle(t, "i task replacement", 45*time.Second)
+	if o.Missing != 0 || o.Duplicates != 0 || o.Extra != 0 || o.Handed == 0 {
+		t.Errorf("outcome %+v: want every acknowledged event in Loki once, replayed by the new task", o)
+	}
+	if got := replacement.metric(t, "loki_source_curated_api_spool_adopted_total"); got != "1" {
+		t.Errorf("spool_adopted_total = %q, want 1", got)
+	}
+	// durable.path/<component ID>/<one directory per process>
+	dirs, _ := os.ReadDir(filepath.Join(shared, "loki.source.curated_api.faults"))
+	if len(dirs) != 1 {
+		t.Errorf("%d process directories in the component's spool, want only the new task's", len(dirs))
+	}
+}
+
+// TestFaultSpoolFull: (j) a spool at its cap refuses with 503 and
+// Retry-After (never a 202 it cannot keep); what it acknowledged lands.
+func TestFaultSpoolFull(t *testing.T) {
+	r := startRig(t, "\tdurable {\n\t\tmax_size = \"1MiB\"\n\t}\n", 50).startLoad(4, 20*time.Millisecond)
+	waitUntil(t, "503s from the full spool", time.Minute, func() bool {
+		r.load.mu.Lock()
+		defer r.load.mu.Unlock()
+		return r.load.byCode["503"] > 0
+	})
+	r.cancel()
+	r.load.workers.Wait()
+	status, header, body := postRaw(t, r.alloy.apiURL+"/v1/events", `{"event":"fault.test","attributes":{"seq":0}}`)
+	if status != http.StatusServiceUnavailable || header.Get("Retry-After") == "" || !strings.Contains(body, "durable spool is full (durable.max_size)") {
+		t.Errorf("a request to the full spool: %d Retry-After %q %s, want 503 naming durable.max_size with Retry-After", status, header.Get("Retry-After"), body)
+	}
+	o := r.settle(t, "j spool full", time.Minute)
+	if o.Missing != 0 || o.Duplicates != 0 || o.Handed == 0 {
+		t.Errorf("outcome %+v: want every acknowledged event in Loki once", o)
+	}
+	select {
+	case <-r.alloy.done:
+		t.Error("alloy-custom exited")
+	default:
+	}
+}
+
+// TestFaultSpoolDiskRefusesWrites: (k) a disk that refuses every write
+// (the process's file size limit, RLIMIT_FSIZE, at 64 bytes: a segment
+// takes its header, never a request's record). Nothing is acknowledged, every request gets 503
+// naming the spool, /healthz turns 503 so a load balancer stops sending,
+// and the process keeps running.
+func TestFaultSpoolDiskRefusesWrites(t *testing.T) {
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Fatalf("prlimit (util-linux) is needed: %v", err)
+	}
+	r := &rig{loki: newLoki(t, false), run: randomID(t), cancel: func() {}}
+	r.alloy = startAlloyWrapped(t, []string{prlimit, "--fsize=64", "--"}, faultConfig(r.run, r.loki.url, ""))
+	r.load = newLoadClient(r.alloy.apiURL, 10)
+	r.startLoad(2, 100*time.Millisecond)
+	waitUntil(t, "200 refused events", time.Minute, func() bool {
+		r.load.mu.Lock()
+		defer r.load.mu.Unlock()
+		return r.load.byCode["503"] >= 200
+	})
+	status, _, body := postRaw(t, r.alloy.apiURL+"/v1/events", `{"event":"fault.test","attributes":{"seq":0}}`)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "durable spool cannot write to disk") {
+		t.Errorf("a request: %d %s, want 503 naming the spool", status, body)
+	}
+	status, _, body = postRaw(t, r.alloy.apiURL+"/healthz", "")
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "durable spool cannot write") {
+		t.Errorf("/healthz: %d %s, want 503 naming the spool", status, body)
+	}
+	o := r.settle(t, "k disk refuses writes", 10*time.Second)
+	if o.Handed != 0 || o.Found != 0 || o.ByStatus["503"] == 0 {
+		t.Errorf("outcome %+v: want nothing acknowledged, nothing stored, 503s", o)
+	}
+	select {
+	case <-r.alloy.done:
+		t.Error("alloy-custom exited")
+	default:
+	}
+}
+
+// postRaw posts body (GET when body is "") and returns the status, headers
+// and body; status 0 when the request failed.
+func postRaw(t *testing.T, u, body string) (int, http.Header, string) {
+	t.Helper()
+	var resp *http.Response
+	var err error
+	if body == "" {
+		resp, err = http.Get(u)
+	} else {
+		resp, err = http.Post(u, "application/json", strings.NewReader(body))
+	}
+	if err != nil {
+		return 0, nil, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 // handedCount is how many events the API has acknowledged so far.
@@ -413,13 +589,13 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 // TestFaultReloadUnderLoad: (e) the config is reloaded five times while
 // events flow. No request may fail and every acknowledged event must land.
 func TestFaultReloadUnderLoad(t *testing.T) {
-	r := startRig(t, "public-preview", false, "", 10).startLoad(4, 50*time.Millisecond)
+	r := startRig(t, "", 10).startLoad(4, 50*time.Millisecond)
 	a := r.alloy
 	for i := 0; i < 5; i++ {
 		time.Sleep(2 * time.Second)
 		// Change the rules and limits, not the listen settings.
 		extra := fmt.Sprintf("\tmax_events_per_request = %d\n\tdrop \"never\" {\n\t\tevents = [\"never.%d\"]\n\t}\n", 100+i, i)
-		cfg := faultConfig(r.run, r.loki.url, false, extra)(a.apiPort)
+		cfg := faultConfig(r.run, r.loki.url, extra)(a.apiPort)
 		if err := os.WriteFile(filepath.Join(a.dir, "config.alloy"), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -444,7 +620,7 @@ func TestFaultReloadUnderLoad(t *testing.T) {
 // memory stays bounded, clients get 503, and accepted events all land.
 func TestFaultOverload(t *testing.T) {
 	// 80 clients against a cap of 8 concurrent requests: 10x overload.
-	r := startRig(t, "public-preview", false, "\tmax_concurrent_requests = 8\n", 50)
+	r := startRig(t, "\tmax_concurrent_requests = 8\n", 50)
 	pid := r.alloy.cmd.Process.Pid
 	baseline := rssMiB(t, pid)
 	r.startLoad(80, 10*time.Millisecond)

@@ -109,6 +109,14 @@ func TestImageSmoke(t *testing.T) {
 		t.Fatalf("--version: %v\n%s", err, out)
 	}
 
+	// The erase task of the deployment runs /bin/curated-erase from this
+	// image (deploy/erase.go): it is there, static, and refuses a pattern
+	// before it asks Loki anything.
+	if out, err := inside(nil, "/bin/curated-erase", "-service", "collabmaker", "-user", ".*", "-requested-by", "smoke"); err == nil ||
+		!strings.Contains(out, "refused, nothing deleted") {
+		t.Errorf("/bin/curated-erase in the image: %v\n%s", err, out)
+	}
+
 	keys := []string{"COLLABMAKER_API_KEY=smoke-browser-key", "BACKEND_API_KEY=smoke-backend-key"}
 	validate := []string{"/bin/alloy-custom", "validate", "--stability.level=experimental", "/etc/alloy/config.alloy"}
 	if out, err := inside(append(keys, "LOKI_PUSH_URL=http://loki.curated.internal:3100/loki/api/v1/push"), validate...); err != nil {
@@ -122,8 +130,12 @@ func TestImageSmoke(t *testing.T) {
 			t.Errorf("%s missing from the image: %v", f, err)
 		}
 	}
-	if st, err := os.Stat(filepath.Join(mnt, "var/lib/alloy/data")); err != nil || st.Sys().(*syscall.Stat_t).Uid != 10001 {
-		t.Errorf("/var/lib/alloy/data must belong to the alloy user: %v", err)
+	// The spool's mount point too: a named volume (compose) copies its
+	// owner, and the EFS access point (deploy/) writes as the same user.
+	for _, dir := range []string{"var/lib/alloy/data", "var/lib/alloy/spool"} {
+		if st, err := os.Stat(filepath.Join(mnt, dir)); err != nil || st.Sys().(*syscall.Stat_t).Uid != 10001 {
+			t.Errorf("/%s must belong to the alloy user: %v", dir, err)
+		}
 	}
 
 	// The default command, as ECS runs it.

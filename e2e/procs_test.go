@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 	amBin = filepath.Join(repoRoot, "bin", "alertmanager")
 	// Never skip for a missing binary: build it (make knows how, and whether
 	// it is stale).
-	cmd := exec.Command("make", "-C", repoRoot, "bin/alloy-custom", "bin/loki", "bin/alertmanager")
+	cmd := exec.Command("make", "-C", repoRoot, "bin/alloy-custom", "bin/curated-erase", "bin/loki", "bin/alertmanager")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building binaries:", err)
@@ -218,8 +218,9 @@ type alloy struct {
 	dir                 string
 	apiPort, serverPort int
 	stability           string
-	apiURL              string // base URL of the event API
-	metricsURL          string // Alloy's own /metrics
+	wrap                []string // a command alloy-custom runs under (prlimit ...)
+	apiURL              string   // base URL of the event API
+	metricsURL          string   // Alloy's own /metrics
 }
 
 // startAlloy runs bin/alloy-custom on the configuration that config returns
@@ -232,7 +233,19 @@ func startAlloy(t testing.TB, config func(apiPort int) string) *alloy {
 // WAL needs experimental).
 func startAlloyWith(t testing.TB, stability string, config func(apiPort int) string) *alloy {
 	t.Helper()
-	a := &alloy{dir: t.TempDir(), apiPort: testutil.FreePort(t), serverPort: testutil.FreePort(t), stability: stability}
+	return startAlloyAs(t, stability, nil, config)
+}
+
+// startAlloyWrapped is startAlloy under a wrapping command, such as
+// prlimit with its options and "--".
+func startAlloyWrapped(t testing.TB, wrap []string, config func(apiPort int) string) *alloy {
+	t.Helper()
+	return startAlloyAs(t, "public-preview", wrap, config)
+}
+
+func startAlloyAs(t testing.TB, stability string, wrap []string, config func(apiPort int) string) *alloy {
+	t.Helper()
+	a := &alloy{dir: t.TempDir(), apiPort: testutil.FreePort(t), serverPort: testutil.FreePort(t), stability: stability, wrap: wrap}
 	a.apiURL = fmt.Sprintf("http://127.0.0.1:%d", a.apiPort)
 	a.metricsURL = fmt.Sprintf("http://127.0.0.1:%d/metrics", a.serverPort)
 	if err := os.WriteFile(filepath.Join(a.dir, "config.alloy"), []byte(config(a.apiPort)), 0o600); err != nil {
@@ -246,9 +259,11 @@ func startAlloyWith(t testing.TB, stability string, config func(apiPort int) str
 // storage path.
 func (a *alloy) start(t testing.TB) {
 	t.Helper()
-	a.process = start(t, "alloy", nil, alloyBin, "run", "--stability.level="+a.stability, "--disable-reporting",
-		"--storage.path="+filepath.Join(a.dir, "data"),
-		fmt.Sprintf("--server.http.listen-addr=127.0.0.1:%d", a.serverPort), filepath.Join(a.dir, "config.alloy"))
+	args := []string{alloyBin, "run", "--stability.level=" + a.stability, "--disable-reporting",
+		"--storage.path=" + filepath.Join(a.dir, "data"),
+		fmt.Sprintf("--server.http.listen-addr=127.0.0.1:%d", a.serverPort), filepath.Join(a.dir, "config.alloy")}
+	args = append(append([]string(nil), a.wrap...), args...)
+	a.process = start(t, "alloy", nil, args[0], args[1:]...)
 	a.waitReady(t, a.apiURL+"/healthz", 60*time.Second)
 }
 

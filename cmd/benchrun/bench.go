@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -46,7 +48,17 @@ type Measurement struct {
 const bodiesPerTarget = 32
 
 func (b *bench) receivers() []receiver {
-	return []receiver{b.curated(loadgen.Batch), b.lokiAPI(), b.faro()}
+	all := []receiver{b.curated(loadgen.Batch), b.volatile(), b.lokiAPI(), b.faro()}
+	if b.o.only == "" {
+		return all
+	}
+	want := strings.Split(b.o.only, ",")
+	return slices.DeleteFunc(all, func(r receiver) bool { return !slices.Contains(want, r.name) })
+}
+
+// volatile is curated_api without its durable spool.
+func (b *bench) volatile() receiver {
+	return b.receiver(volatileName, "curated_volatile", b.a.volatile+"/v1/events", loadgen.Curated, loadgen.Batch)
 }
 
 func (b *bench) curated(shape loadgen.Shape) receiver {

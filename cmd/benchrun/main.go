@@ -43,6 +43,7 @@ type options struct {
 	overloadFor time.Duration
 	profile     bool
 	shapes      bool
+	only        string // comma-separated receiver names; "" for all
 }
 
 func main() {
@@ -51,7 +52,7 @@ func main() {
 	flag.StringVar(&o.out, "out", ".cache/bench", "directory for results.json, results.md and profiles")
 	flag.StringVar(&o.lokiURL, "loki", "", "base URL of a real Loki to push to (default: the built-in counting sink)")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "length of each measured run")
-	flag.IntVar(&o.rounds, "rounds", 3, "alternating rounds over the three receivers")
+	flag.IntVar(&o.rounds, "rounds", 3, "alternating rounds over the receivers")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "requests in flight at saturation")
 	flag.IntVar(&o.batch, "batch", 50, "events per request")
 	flag.Float64Var(&o.fixedEPS, "fixed-rate", 5000, "events per second of the fixed-rate (latency) runs")
@@ -59,6 +60,7 @@ func main() {
 	flag.DurationVar(&o.overloadFor, "overload-duration", 30*time.Second, "length of the overload run")
 	flag.BoolVar(&o.profile, "pprof", true, "save a CPU and heap profile of alloy-custom during a curated_api saturation run")
 	flag.BoolVar(&o.shapes, "shapes", true, "also measure curated_api's payload shapes (single, batch, ndjson, gzip)")
+	flag.StringVar(&o.only, "receivers", "", "comma-separated receivers to measure (default: all), e.g. 'curated_api,curated_api (durable off)'")
 	render := flag.String("render", "", "only write results.md again from this results.json")
 	flag.Parse()
 	if *render != "" {
@@ -180,6 +182,7 @@ func (o options) describe() map[string]any {
 	return map[string]any{
 		"duration": o.duration.String(), "rounds": o.rounds, "concurrency": o.concurrency, "batch": o.batch,
 		"fixed_rate_eps": o.fixedEPS, "overload_factor": o.overload, "overload_duration": o.overloadFor.String(),
+		"receivers": o.only,
 	}
 }
 
@@ -201,9 +204,9 @@ func machine() map[string]any {
 
 // alloyProc is the alloy-custom process under test.
 type alloyProc struct {
-	cmd                        *exec.Cmd
-	curated, lokiAPI, faro, ui string // base URLs
-	dir                        string
+	cmd                                  *exec.Cmd
+	curated, volatile, lokiAPI, faro, ui string // base URLs
+	dir                                  string
 }
 
 func (a *alloyProc) pid() int { return a.cmd.Process.Pid }
@@ -230,6 +233,28 @@ loki.source.curated_api "bench" {
 	// loki.source.api and faro.receiver.
 	labels     = {source = "curated"}
 	forward_to = [loki.write.sink.receiver]
+
+	// At saturation (~50,000 events/s, ~1 GB a minute) the default window
+	// would fill the default cap within a minute; the cost measured is the
+	// same with any window.
+	durable {
+		replay_window = "1m"
+		max_size      = "16GiB"
+	}
+}
+
+// The same without the durable spool: what the spool costs.
+loki.source.curated_api "volatile" {
+	http {
+		listen_address = "127.0.0.1"
+		listen_port    = %d
+	}
+	labels     = {source = "curated_volatile"}
+	forward_to = [loki.write.sink.receiver]
+
+	durable {
+		enabled = false
+	}
 }
 
 loki.source.api "bench" {
@@ -266,7 +291,7 @@ loki.write "sink" {
 `
 
 func startAlloy(logger *slog.Logger, o options, pushURL string) (*alloyProc, error) {
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
 		return nil, err
 	}
@@ -275,7 +300,7 @@ func startAlloy(logger *slog.Logger, o options, pushURL string) (*alloyProc, err
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "bench.alloy")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, benchConfig, ports[0], ports[1], ports[2], pushURL), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, benchConfig, ports[0], ports[4], ports[1], ports[2], pushURL), 0o600); err != nil {
 		return nil, err
 	}
 	logFile, err := os.Create(filepath.Join(o.out, "alloy.log"))
@@ -289,8 +314,8 @@ func startAlloy(logger *slog.Logger, o options, pushURL string) (*alloyProc, err
 		return nil, fmt.Errorf("starting %s: %w", o.alloyBin, err)
 	}
 	url := func(p int) string { return fmt.Sprintf("http://127.0.0.1:%d", p) }
-	a := &alloyProc{cmd: cmd, curated: url(ports[0]), lokiAPI: url(ports[1]), faro: url(ports[2]), ui: url(ports[3]), dir: dir}
-	for _, ready := range []string{a.curated + "/healthz", a.lokiAPI + "/ready", a.faro + "/-/ready", a.ui + "/-/ready"} {
+	a := &alloyProc{cmd: cmd, curated: url(ports[0]), volatile: url(ports[4]), lokiAPI: url(ports[1]), faro: url(ports[2]), ui: url(ports[3]), dir: dir}
+	for _, ready := range []string{a.curated + "/healthz", a.volatile + "/healthz", a.lokiAPI + "/ready", a.faro + "/-/ready", a.ui + "/-/ready"} {
 		if err := waitOK(ready, 60*time.Second); err != nil {
 			a.stop()
 			return nil, fmt.Errorf("alloy-custom not ready (see %s): %w", logFile.Name(), err)

@@ -35,10 +35,14 @@ type Summary struct {
 	RSSMaxMiB       float64 `json:"alloy_rss_max_mib"`
 }
 
-var order = []string{"curated_api", "loki.source.api", "faro.receiver"}
+var order = []string{"curated_api", volatileName, "loki.source.api", "faro.receiver"}
+
+// volatileName is curated_api with its durable spool off: the spool's cost
+// is the ratio against it.
+const volatileName = "curated_api (durable off)"
 
 // ratioKeys name the ratios against each other receiver.
-var ratioKeys = map[string]string{"loki.source.api": "loki", "faro.receiver": "faro"}
+var ratioKeys = map[string]string{volatileName: "volatile", "loki.source.api": "loki", "faro.receiver": "faro"}
 
 func median(xs []float64) float64 {
 	if len(xs) == 0 {
@@ -71,6 +75,19 @@ func (r *report) summarize() {
 	}
 	c := r.Summary["curated_api"]
 	r.Ratios = map[string]float64{}
+	// The spool's cost, paired within each round: a VM's speed drifts
+	// between rounds more than the spool costs.
+	var paired []float64
+	for _, m := range r.Saturation {
+		for _, v := range r.Saturation {
+			if m.Receiver == "curated_api" && v.Receiver == volatileName && m.Round == v.Round && v.Load.EPS > 0 {
+				paired = append(paired, m.Load.EPS/v.Load.EPS)
+			}
+		}
+	}
+	if len(paired) > 0 {
+		r.Ratios["spool_paired_events_per_second"] = median(paired)
+	}
 	for _, other := range order[1:] {
 		o := r.Summary[other]
 		key := ratioKeys[other]
@@ -111,9 +128,12 @@ func (r *report) markdown() string {
 	}
 	p("\nRatios, curated_api over the other (events/s: higher is better; CPU and p99: lower is better):\n\n")
 	p("| vs | events/s | CPU per event | p99 |\n|---|---|---|---|\n")
-	for _, k := range []string{"loki", "faro"} {
-		p("| %s | %.2f | %.2f | %.2f |\n", map[string]string{"loki": "`loki.source.api`", "faro": "`faro.receiver`"}[k],
+	for _, k := range []string{"volatile", "loki", "faro"} {
+		p("| %s | %.2f | %.2f | %.2f |\n", map[string]string{"volatile": "`curated_api` without the spool (its cost)", "loki": "`loki.source.api`", "faro": "`faro.receiver`"}[k],
 			r.Ratios[k+"_events_per_second"], r.Ratios[k+"_cpu_per_event"], r.Ratios[k+"_p99"])
+	}
+	if v, ok := r.Ratios["spool_paired_events_per_second"]; ok {
+		p("\nThe durable spool's cost, paired by round (median of curated_api / curated_api without the spool, events/s): %.3f, a throughput cost of %.1f %%.\n", v, 100*(1-v))
 	}
 	p("\nEvery round (saturation):\n\n| Round | Receiver | events/s | requests | statuses | delivered | CPU-s | max RSS MiB |\n|---|---|---|---|---|---|---|---|\n")
 	for _, m := range r.Saturation {

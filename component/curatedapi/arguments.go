@@ -86,6 +86,8 @@ type Arguments struct {
 	SelfReportInterval time.Duration `alloy:"self_report_interval,attr,optional"`
 	// SelfReportService is the service of the curated.pipeline events.
 	SelfReportService string `alloy:"self_report_service,attr,optional"`
+	// Durable keeps accepted entries on disk until they cannot be lost to a crash.
+	Durable DurableArguments `alloy:"durable,block,optional"`
 
 	// Clients are the API keys; with none, the API is open.
 	Clients []ClientArguments `alloy:"client,block,optional"`
@@ -214,6 +216,7 @@ func (a *Arguments) SetToDefault() {
 		TimestampPolicy:         DefaultTimestampPolicy,
 	}
 	a.Redact.SetToDefault()
+	a.Durable.SetToDefault()
 }
 
 // Validate implements syntax.Validator.

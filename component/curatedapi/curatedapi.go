@@ -23,6 +23,7 @@ import (
 
 	"github.com/grafana/alloy/curated/internal/httpapi"
 	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/spool"
 )
 
 // Name is the component's name in Alloy configuration.
@@ -51,9 +52,17 @@ type Component struct {
 	// rebuilt on listen changes, and its metrics with it.
 	serverMetrics *util.UncheckedCollector
 
+	// fwd spools entries (when durable is on) before the fan-out.
+	fwd          *durableForwarder
+	spoolMetrics *spool.Metrics
+	spoolChanged chan struct{} // tells maintainSpool to look again
+	instance     string        // host name/component ID, in reports and spool names
+
 	mut       sync.Mutex
 	report    reportArgs    // the self-report's settings, swapped by Update
 	rearm     chan struct{} // tells Run that report changed
+	spool     *spool.Spool
+	spoolCfg  spoolSettings
 	server    *fnet.TargetServer
 	serverCfg *fnet.ServerConfig
 	health    component.Health
@@ -70,18 +79,32 @@ func New(opts component.Options, args Arguments) (*Component, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registering metrics: %w", err)
 	}
+	spoolMetrics, err := spool.NewMetrics(opts.Registerer, "loki_source_curated_api")
+	if err != nil {
+		return nil, fmt.Errorf("registering spool metrics: %w", err)
+	}
+	instance, _ := os.Hostname()
+	if instance == "" {
+		instance = opts.ID
+	} else {
+		instance += "/" + opts.ID
+	}
 	c := &Component{
 		opts:          opts,
 		fanout:        loki.NewFanout(args.ForwardTo),
 		serverMetrics: util.NewUncheckedCollector(nil),
 		labels:        refine.NewLabelTracker(),
 		rearm:         make(chan struct{}, 1),
+		spoolMetrics:  spoolMetrics,
+		spoolChanged:  make(chan struct{}, 1),
+		instance:      instance,
 	}
+	c.fwd = &durableForwarder{next: fanoutForwarder{c.fanout}}
 	cfg, err := args.handlerConfig(c.labels)
 	if err != nil {
 		return nil, err
 	}
-	c.handler = httpapi.New(cfg, fanoutForwarder{c.fanout}, metrics, opts.Logger)
+	c.handler = httpapi.New(cfg, c.fwd, metrics, opts.Logger)
 	if err := opts.Registerer.Register(c.serverMetrics); err != nil {
 		return nil, fmt.Errorf("registering server metrics: %w", err)
 	}
@@ -101,12 +124,10 @@ type reportArgs struct {
 // then shuts the server down, letting in-flight requests finish within
 // graceful_shutdown_timeout.
 func (c *Component) Run(ctx context.Context) error {
-	instance, _ := os.Hostname()
-	if instance == "" {
-		instance = c.opts.ID
-	} else {
-		instance += "/" + c.opts.ID
-	}
+	spoolCtx, stopSpool := context.WithCancel(context.Background())
+	spoolDone := make(chan struct{})
+	go func() { defer close(spoolDone); c.maintainSpool(spoolCtx) }()
+	defer func() { stopSpool(); <-spoolDone; c.closeSpool() }()
 	// A timer armed with the current interval, re-armed when Update
 	// changes it; stopped while reports are off.
 	timer := time.NewTimer(time.Hour)
@@ -125,7 +146,7 @@ func (c *Component) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		if args = c.reportArgs(); args.interval > 0 {
-			if err := c.handler.Report(ctx, args.service, instance); err != nil && ctx.Err() == nil {
+			if err := c.handler.Report(ctx, args.service, c.instance); err != nil && ctx.Err() == nil {
 				c.opts.Logger.Warn("self-report not sent; its counts go to the next one", "err", err)
 			}
 		}
@@ -136,6 +157,20 @@ func (c *Component) reportArgs() reportArgs {
 	c.mut.Lock()
 	defer c.mut.Unlock()
 	return c.report
+}
+
+// closeSpool closes the spool once the server has stopped: nothing appends
+// any more, and the directory is left for the next process to adopt.
+func (c *Component) closeSpool() {
+	c.mut.Lock()
+	defer c.mut.Unlock()
+	if c.spool != nil {
+		if err := c.spool.Close(); err != nil {
+			c.opts.Logger.Warn("closing the spool", "err", err)
+		}
+		c.spool = nil
+		c.fwd.set(nil)
+	}
 }
 
 func (c *Component) shutdown() error {
@@ -160,11 +195,15 @@ func (c *Component) Update(args component.Arguments) error {
 	if err != nil {
 		return err
 	}
+	cfg.Check = c.spoolHealth
 	c.fanout.UpdateChildren(newArgs.ForwardTo)
-	c.handler.SetConfig(cfg)
 
 	c.mut.Lock()
 	defer c.mut.Unlock()
+	if err := c.updateSpool(newArgs.Durable); err != nil {
+		return c.unhealthy(err)
+	}
+	c.handler.SetConfig(cfg)
 	if report := (reportArgs{interval: newArgs.SelfReportInterval, service: newArgs.SelfReportService}); report != c.report {
 		c.report = report
 		select {
@@ -216,6 +255,12 @@ func (c *Component) unhealthy(err error) error {
 func (c *Component) CurrentHealth() component.Health {
 	c.mut.Lock()
 	defer c.mut.Unlock()
+	if c.spool != nil && c.health.Health == component.HealthTypeHealthy {
+		if err := c.spool.Err(); err != nil {
+			return component.Health{Health: component.HealthTypeUnhealthy, UpdateTime: time.Now(),
+				Message: "durable spool cannot write; requests get 503: " + err.Error()}
+		}
+	}
 	return c.health
 }
 

@@ -40,6 +40,19 @@ type Forwarder interface {
 	Forward(ctx context.Context, entries []refine.Entry) (int, error)
 }
 
+// Unavailable is a Forwarder's refusal of a request's entries for a reason
+// the client should hear (a full or failing spool) rather than a slow
+// downstream: none of them was taken, and the client may retry after
+// RetryAfter.
+type Unavailable struct {
+	Reason     string
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (u *Unavailable) Error() string { return u.Reason + ": " + u.Err.Error() }
+func (u *Unavailable) Unwrap() error { return u.Err }
+
 // Config is the hot-swappable part of the handler's configuration.
 type Config struct {
 	MaxRequestBytes int64
@@ -79,6 +92,10 @@ type Config struct {
 	// Tenant is the Loki tenant of an open API's entries; clients carry
 	// their own.
 	Tenant string
+	// Check, when set, is asked by GET /healthz: an error answers 503
+	// with its text, so a load balancer stops sending events this
+	// process cannot keep.
+	Check func() error
 }
 
 // Handler serves the API. Its configuration can be swapped while it serves.
@@ -136,6 +153,13 @@ func (h *Handler) Health() http.Handler {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			h.reject(w, "healthz", clientNone, methodNotAllowed("GET, HEAD"))
 			return
+		}
+		if check := h.cfg.Load().Check; check != nil {
+			if err := check(); err != nil {
+				h.metrics.requests.WithLabelValues("healthz", "503").Inc()
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+				return
+			}
 		}
 		h.metrics.requests.WithLabelValues("healthz", "200").Inc()
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -256,17 +280,25 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	notForwarded := len(sum.entries) - forwarded
 	h.metrics.notForwarded.Add(float64(notForwarded))
 	h.tally.add("not_forwarded", int64(notForwarded))
-	h.logger.Warn("downstream did not take events in time; answering 503",
-		"client", *name, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
 	reason := fmt.Sprintf("not forwarded: the downstream did not take the event within forward_timeout (%s); retry it", cfg.ForwardTimeout)
-	if errors.Is(ferr, context.Canceled) {
+	wait := cfg.ForwardTimeout
+	var unavailable *Unavailable
+	switch {
+	case errors.As(ferr, &unavailable):
+		reason, wait = "not accepted: "+unavailable.Reason+"; retry it", unavailable.RetryAfter
+		h.logger.Warn("events refused; answering 503", "client", *name, "not_forwarded", notForwarded, "err", ferr)
+	case errors.Is(ferr, context.Canceled):
 		reason = "not forwarded: the request was canceled"
+		fallthrough
+	default:
+		h.logger.Warn("downstream did not take events in time; answering 503",
+			"client", *name, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
 	}
 	for _, idx := range sum.indexes[forwarded:] {
 		resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: event.CodeNotForwarded, Reason: reason})
 	}
 	return answer{status: http.StatusServiceUnavailable, body: resp,
-		header: http.Header{"Retry-After": {retryAfter(cfg.ForwardTimeout)}}}, nil
+		header: http.Header{"Retry-After": {retryAfter(wait)}}}, nil
 }
 
 // identify applies the per-address limit, authenticates the request and

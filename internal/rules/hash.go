@@ -54,10 +54,13 @@ func (h *hasher) apply(ev *event.Event, res *Result, trace bool) bool {
 	return false
 }
 
-// hmac returns a pseudonym for v: equal values give equal pseudonyms, and
-// without the secret they cannot be reversed or recomputed.
-func (h *hasher) hmac(v string) string {
-	m := hmac.New(sha256.New, []byte(h.Secret))
+func (h *hasher) hmac(v string) string { return Pseudonym(h.Secret, v) }
+
+// Pseudonym is what hash_fields store for v under secret: equal values give
+// equal pseudonyms, and without the secret they cannot be reversed or
+// recomputed. The erasure command computes it to find a hashed user_id.
+func Pseudonym(secret, v string) string {
+	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(v))
 	var sum [sha256.Size]byte
 	return "hmac:" + hex.EncodeToString(m.Sum(sum[:0])[:16])
