@@ -135,6 +135,7 @@ func (s *services) grafana() *deployed {
 	}
 	s.configFiles(td, grafana, "grafana-config", grafanaConfigDir, files)
 	d.svc = s.service("Grafana", td, "grafana", 1)
+	mountAfter(d.svc, state)
 	state.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Grafana mounts its database"))
 	d.targetGroup = s.listener.AddTargets(jsii.String("Grafana"), &elb.AddApplicationTargetsProps{
 		Priority: jsii.Number(20),

@@ -88,6 +88,7 @@ func (s *services) alloy() *deployed {
 	container.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(alloySpoolPath), SourceVolume: jsii.String("alloy-spool"), ReadOnly: jsii.Bool(false)})
 
 	d.svc = s.service("Alloy", td, "alloy", s.cfg.AlloyMin)
+	mountAfter(d.svc, spool)
 	spool.Connections().AllowDefaultPortFrom(d.svc, jsii.String("alloy-custom mounts its spool"))
 	d.targetGroup = s.listener.AddTargets(jsii.String("Alloy"), &elb.AddApplicationTargetsProps{
 		Priority:   jsii.Number(10),
@@ -164,6 +165,13 @@ const (
 	alloySpoolPath = "/var/lib/alloy/spool"
 )
 
+// mountAfter makes svc wait for fs's mount targets: on a first deploy a task
+// that starts before them fails to mount (ResourceInitializationError), and
+// three such failures trip the deployment circuit breaker into a rollback.
+func mountAfter(svc awsecs.FargateService, fs awsefs.FileSystem) {
+	svc.Node().AddDependency(fs.MountTargetsAvailable())
+}
+
 // lokiUID is the user the Loki image runs as (cmd/loki/Dockerfile).
 const lokiUID = "10001"
 
@@ -234,6 +242,7 @@ func (s *services) loki() *deployed {
 	// One task at a time (stop-first, see service): two Lokis would write
 	// the same WAL on EFS.
 	d.svc = s.service("Loki", td, "loki", 1)
+	mountAfter(d.svc, data)
 	data.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Loki mounts its WAL"))
 	return d
 }

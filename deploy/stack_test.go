@@ -37,6 +37,7 @@ type resource struct {
 	Properties     map[string]any `json:"Properties"`
 	DeletionPolicy string         `json:"DeletionPolicy"`
 	Condition      string         `json:"Condition"`
+	DependsOn      any            `json:"DependsOn"`
 }
 
 func TestMain(m *testing.M) {
@@ -589,6 +590,45 @@ func TestEraseTaskRunsTheCommandAgainstLoki(t *testing.T) {
 	for id, r := range doc.ofType("AWS::IAM::Policy") {
 		if roles, _ := json.Marshal(r.Properties["Roles"]); strings.Contains(string(roles), "EraseTaskTaskRole") {
 			t.Errorf("%s grants the erase task's role permissions; it needs none", id)
+		}
+	}
+}
+
+// Every service on EFS waits for its file system's mount targets (#27):
+// a task that starts before them cannot mount its volume on a first
+// deploy, and the circuit breaker rolls the stack back.
+func TestEFSServicesWaitForMountTargets(t *testing.T) {
+	targets := map[string][]string{} // file system logical ID prefix -> mount target IDs
+	for id, r := range doc.ofType("AWS::EFS::MountTarget") {
+		fs, _ := json.Marshal(r.Properties["FileSystemId"])
+		m := regexp.MustCompile(`"Ref":"([A-Za-z]+?)[0-9A-F]{8}"`).FindSubmatch(fs)
+		if m == nil {
+			t.Fatalf("mount target %s: file system %s", id, fs)
+		}
+		targets[string(m[1])] = append(targets[string(m[1])], id)
+	}
+	for service, fs := range map[string]string{"LokiService": "LokiData", "GrafanaService": "GrafanaData", "AlloyService": "AlloySpool"} {
+		if len(targets[fs]) < 2 {
+			t.Errorf("%s has %d mount targets; want one per AZ", fs, len(targets[fs]))
+		}
+		found := false
+		for id, r := range doc.ofType("AWS::ECS::Service") {
+			if !strings.HasPrefix(id, service) {
+				continue
+			}
+			found = true
+			deps := map[string]bool{}
+			for _, d := range asList(r.DependsOn) {
+				deps[fmt.Sprint(d)] = true
+			}
+			for _, mt := range targets[fs] {
+				if !deps[mt] {
+					t.Errorf("%s does not depend on %s's mount target %s", id, fs, mt)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no %s", service)
 		}
 	}
 }

@@ -32,7 +32,7 @@ func TestDurableArguments(t *testing.T) {
 	}
 	for cfg, want := range map[string]string{
 		"durable {\n\treplay_window = \"2h\"\n}": "durable.replay_window must be between 1m0s and 1h0m0s",
-		"durable {\n\tmax_size = \"64KiB\"\n}":    "durable.max_size must be at least",
+		"durable {\n\tmax_size = \"64KiB\"\n}":   "durable.max_size must be at least",
 	} {
 		err := syntax.Unmarshal([]byte("forward_to = []\n"+cfg), &args)
 		if err == nil || !strings.Contains(err.Error(), want) {

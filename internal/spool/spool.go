@@ -150,6 +150,11 @@ func Open(opts Options) (*Spool, error) {
 	if err := os.MkdirAll(opts.Path, 0o755); err != nil {
 		return nil, fmt.Errorf("creating spool path: %w", err)
 	}
+	if networkFS(opts.Path) {
+		// On NFS (EFS) a sync is one COMMIT whatever changed, and zeros
+		// written ahead would double the bytes written (and EFS's bill).
+		s.maxChunk = 0
+	}
 	if err := s.claim(); err != nil {
 		return nil, err
 	}
@@ -386,10 +391,23 @@ func (s *Spool) flush() {
 // is written with zeros ahead of the records, in chunks that double up to
 // maxChunk, and synced with the file's size once per chunk: within it, a
 // record needs only its data on disk (fdatasync, no journal commit), which
-// is what makes an acknowledgement cheap. It returns the bytes it added to
-// the file. Only the flusher calls it.
+// is what makes an acknowledgement cheap on a local disk. With maxChunk 0
+// (a network file system) records are appended and synced. It returns the
+// bytes it added to the file. Only the flusher calls it.
 func (seg *segment) write(data []byte, maxChunk int64) (grown int64, err error) {
 	end := seg.off + int64(len(data))
+	if maxChunk == 0 {
+		if _, err := seg.f.WriteAt(data, seg.off); err != nil {
+			return 0, err
+		}
+		grown = end - seg.size
+		seg.size = end
+		if err := seg.f.Sync(); err != nil {
+			return grown, err
+		}
+		seg.off = end
+		return grown, nil
+	}
 	full := false
 	if end > seg.size {
 		ext := max(seg.chunk, end-seg.size)

@@ -78,9 +78,11 @@ type Config struct {
 
 	// DisableGzip sends bodies uncompressed.
 	DisableGzip bool
-	// MaxRetries is how often one request is retried after a network error,
-	// 408, 429 or 5xx before its events are dropped (default 10; backoff
-	// from MinBackoff doubling to MaxBackoff, with jitter, or Retry-After).
+	// MaxRetries is how often one request is retried after the API
+	// answered 408, 429 or 5xx before its events are dropped (default 10;
+	// backoff from MinBackoff doubling to MaxBackoff, with jitter, or
+	// Retry-After). Network errors (the API unreachable) do not count: the
+	// request waits for the API, and the queue behind it fills by Policy.
 	MaxRetries int
 	MinBackoff time.Duration // default 100 ms
 	MaxBackoff time.Duration // default 30 s

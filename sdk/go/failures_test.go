@@ -216,6 +216,28 @@ func TestGivesUpAfterMaxRetries(t *testing.T) {
 	}
 }
 
+// An outage longer than MaxRetries tries: while the API cannot be reached
+// (connections cut), the request waits instead of giving up, and its
+// events arrive once the API is back.
+func TestNetworkErrorsDoNotGiveUp(t *testing.T) {
+	stub := newStub(t, func(n int, req stubRequest, w http.ResponseWriter) {
+		if n < 8 { // unreachable for eight tries: cut the connection
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		answer(w, http.StatusAccepted, map[string]any{"accepted": 2})
+	})
+	c, errs := newClient(t, stub.URL, func(cfg *Config) { cfg.MaxRetries = 2 })
+	trackN(c, 2)
+	flush(t, c)
+	if st := c.Stats(); st.Sent != 2 || st.Dropped != 0 || len(errs.get()) != 0 || st.Retries < 8 {
+		t.Fatalf("stats %+v, reported %+v: want both events sent after the outage, nothing given up", st, errs.get())
+	}
+}
+
 // A full queue never blocks Track: DropOldest keeps the newest events,
 // DropNewest the oldest; both count and report the drops.
 func TestFullQueueDropsByPolicy(t *testing.T) {

@@ -149,9 +149,14 @@ type apiError struct {
 // deliver sends batch until the API has answered for every event: 2xx and
 // final 4xx end it; 413 splits it; 408, 429, 5xx and network errors retry
 // with backoff (Retry-After when given), 503 with only the events the API
-// lists as not forwarded.
+// lists as not forwarded. Network errors retry until ctx ends.
 func (s *sender) deliver(ctx context.Context, batch [][]byte) {
 	c := s.c
+	// Only answers count towards MaxRetries: while the API cannot be
+	// reached (an outage, a deploy, no network) the batch waits, and the
+	// queue behind it holds new events up to its limits, as the JS SDK
+	// does. An API that answers and keeps failing gives up.
+	answers := 0
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			c.retries.Add(1)
@@ -191,7 +196,10 @@ func (s *sender) deliver(ctx context.Context, batch [][]byte) {
 			}
 			return
 		}
-		if ctx.Err() != nil || attempt >= c.cfg.MaxRetries {
+		if err == nil {
+			answers++
+		}
+		if ctx.Err() != nil || answers > c.cfg.MaxRetries {
 			reason := fmt.Sprintf("after %d attempts: status %d", attempt+1, status)
 			if err != nil {
 				reason = fmt.Sprintf("after %d attempts: %v", attempt+1, scrubURLs(err.Error()))
