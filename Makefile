@@ -81,9 +81,11 @@ image-local: bin/alloy-custom bin/curated-erase
 	./scripts/image-context.sh bin/alloy-custom .cache/image
 	buildah --storage-driver vfs bud --isolation chroot -t $(IMAGE) -f .cache/image/Containerfile .cache/image
 
-## push-images: put $(IMAGE) (as alloy-curated/alloy-custom:$(VERSION)) and deploy/images.txt's images into the account's ECR.
+## push-images: put $(IMAGE) (as alloy-curated/alloy-custom:<its tag, else $(VERSION)>) and deploy/images.txt's images into the account's ECR.
 push-images:
-	./scripts/push-images.sh $(IMAGE) $(VERSION)
+	@image='$(IMAGE)'; tag=$${image##*:}; \
+	if [ "$$tag" = "$$image" ] || [ "$${tag#*/}" != "$$tag" ]; then tag='$(VERSION)'; fi; \
+	echo "./scripts/push-images.sh $$image $$tag"; ./scripts/push-images.sh "$$image" "$$tag"
 
 ## test: every test: vet, unit and fuzz tests, end-to-end tests against real Alloy and Loki, fault tests.
 test: lint test-unit test-dashboards test-deploy test-e2e test-faults

@@ -51,7 +51,7 @@ func (s *services) alarms(alb elb.ApplicationLoadBalancer, alloy, loki *deployed
 		EnforceSSL:  jsii.Bool(true),
 	})
 	hasEmail := awscdk.NewCfnCondition(stack, jsii.String("HasAlarmEmail"), &awscdk.CfnConditionProps{
-		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(s.params.alarmEmail, jsii.String(""))),
+		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(s.params.alarmEmail, jsii.String("none"))),
 	})
 	sub := awssns.NewCfnSubscription(stack, jsii.String("AlarmEmailSubscription"), &awssns.CfnSubscriptionProps{
 		TopicArn: topic.TopicArn(),

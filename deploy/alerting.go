@@ -97,10 +97,16 @@ func newAlertParams(stack awscdk.Stack) alertParams {
 		}
 		return awscdk.NewCfnParameter(stack, jsii.String(id), p).ValueAsString()
 	}
+	// Required, without a default: alerts that go nowhere by default went
+	// unnoticed. Receiving nothing is a choice the deployer types (none).
+	receiver := awscdk.NewCfnParameter(stack, jsii.String("AlertReceiver"), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"),
+		Description: jsii.String("Required. Where alert notifications go (type none to send them nowhere); " +
+			"the secret AlertTargetSecret holds its URL, token or password"),
+		AllowedValues: jsii.Strings("none", "webhook", "slack", "msteams", "discord", "telegram", "email"),
+	}).ValueAsString()
 	return alertParams{
-		receiver: param("AlertReceiver", "none",
-			"Where alert notifications go; the secret AlertTargetSecret holds its URL, token or password",
-			"none", "webhook", "slack", "msteams", "discord", "telegram", "email"),
+		receiver:       receiver,
 		telegramChatID: param("AlertTelegramChatId", "0", "Telegram chat ID (AlertReceiver=telegram)"),
 		emailTo:        param("AlertEmailTo", "alerts@example.invalid", "Recipient address (AlertReceiver=email)"),
 		emailFrom:      param("AlertEmailFrom", "alloy-curated@example.invalid", "Sender address (AlertReceiver=email)"),

@@ -337,6 +337,14 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 			t.Errorf("alarm subscription %v (condition %q); want email, only when AlarmEmail is set", r.Properties, r.Condition)
 		}
 	}
+	// AlarmEmail is required (#27): an address, or none typed on purpose.
+	p := doc.Parameters["AlarmEmail"]
+	if _, hasDefault := p["Default"]; hasDefault || p["AllowedPattern"] != `none|[^@\s]+@[^@\s]+\.[^@\s]+` {
+		t.Errorf("AlarmEmail parameter %v; want required, an address or none", p)
+	}
+	if cond, _ := json.Marshal(doc.Conditions["HasAlarmEmail"]); !strings.Contains(string(cond), `"none"`) {
+		t.Errorf("HasAlarmEmail %s; want true unless AlarmEmail is none", cond)
+	}
 	// CloudWatch must be able to use the topic's key, or no alarm ever arrives.
 	_, topic := doc.first(t, "AWS::SNS::Topic", "AlarmTopic")
 	key := refOf(t, topic.Properties["KmsMasterKeyId"])

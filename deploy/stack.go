@@ -236,9 +236,10 @@ func newParams(stack awscdk.Stack) stackParams {
 			MinValue:    jsii.Number(100),
 			Description: jsii.String("Requests to /v1/events one client IP may send in 5 minutes before the WAF answers 429 (all tasks together)"),
 		}).ValueAsNumber(),
+		// Required, like AlertReceiver: none is a choice the deployer types.
 		alarmEmail: str("AlarmEmail", &awscdk.CfnParameterProps{
-			Default:     jsii.String(""),
-			Description: jsii.String("Address subscribed to the CloudWatch alarms (confirm the e-mail AWS sends); empty for none"),
+			Description:    jsii.String("Required. Address subscribed to the CloudWatch alarms (confirm the e-mail AWS sends); type none for no subscription"),
+			AllowedPattern: jsii.String(`none|[^@\s]+@[^@\s]+\.[^@\s]+`),
 		}),
 		alerts:  newAlertParams(stack),
 		grafana: newGrafanaParams(stack),

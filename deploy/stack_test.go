@@ -30,6 +30,7 @@ type template struct {
 	Resources  map[string]resource       `json:"Resources"`
 	Parameters map[string]map[string]any `json:"Parameters"`
 	Outputs    map[string]map[string]any `json:"Outputs"`
+	Conditions map[string]any            `json:"Conditions"`
 }
 
 type resource struct {

@@ -15,7 +15,7 @@
 # CONTAINER_TOOL (docker or buildah; default: docker when its engine runs;
 # STORAGE_DRIVER=vfs for an image that `make image-local` built),
 # DRY_RUN=1 prints the commands instead (AWS_ACCOUNT_ID then saves the STS
-# call). deploy/images_test.go checks the dry run against the stack.
+# call). deploy/hardening_test.go checks the dry run against the stack.
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
