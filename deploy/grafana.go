@@ -42,11 +42,21 @@ func newGrafanaParams(stack awscdk.Stack) grafanaParams {
 		authURL:        param("GrafanaOAuthAuthUrl", "Authorization endpoint, e.g. https://accounts.google.com/o/oauth2/v2/auth"),
 		tokenURL:       param("GrafanaOAuthTokenUrl", "Token endpoint, e.g. https://oauth2.googleapis.com/token"),
 		apiURL:         param("GrafanaOAuthApiUrl", "User info endpoint, e.g. https://openidconnect.googleapis.com/v1/userinfo"),
-		allowedDomains: param("GrafanaOAuthAllowedDomains", "Space-separated e-mail domains that may sign in, e.g. example.com; empty: anyone the provider lets through"),
+		allowedDomains: param("GrafanaOAuthAllowedDomains", "Space-separated e-mail domains that may sign in, e.g. example.com; required with GrafanaOAuthClientId"),
 		admins:         param("GrafanaAdmins", "Comma-separated e-mail addresses that sign in as Grafana admins; everyone else is a Viewer"),
 	}
 	p.enabled = awscdk.NewCfnCondition(stack, jsii.String("GrafanaOAuthEnabled"), &awscdk.CfnConditionProps{
 		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.clientID, jsii.String(""))),
+	})
+	// Single sign-on without allowed domains makes everyone the identity
+	// provider knows (any Google account, say) a Viewer of every event:
+	// CloudFormation refuses that combination before creating anything.
+	awscdk.NewCfnRule(stack, jsii.String("GrafanaSsoNeedsAllowedDomains"), &awscdk.CfnRuleProps{
+		RuleCondition: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.clientID, jsii.String(""))),
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert:            awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(p.allowedDomains, jsii.String(""))),
+			AssertDescription: jsii.String("GrafanaOAuthAllowedDomains is required with GrafanaOAuthClientId: without it anyone the identity provider knows could sign in"),
+		}},
 	})
 	return p
 }
@@ -105,7 +115,9 @@ func (s *services) grafana() *deployed {
 			"ALERTMANAGER_URL":      jsii.String(fmt.Sprintf("http://%s:%d", alertmanagerHostName, alertmanagerPort)),
 			// Single sign-on: everyone from the allowed domains gets an
 			// account on first sign-in, as Viewer unless listed in GrafanaAdmins.
-			"GF_AUTH_GENERIC_OAUTH_ENABLED":                    ifOAuth("true"),
+			"GF_AUTH_GENERIC_OAUTH_ENABLED": ifOAuth("true"),
+			// With SSO the password form goes: sign-in is the team's accounts.
+			"GF_AUTH_DISABLE_LOGIN_FORM":                       ifOAuth("true"),
 			"GF_AUTH_GENERIC_OAUTH_ALLOW_SIGN_UP":              ifOAuth("true"),
 			"GF_AUTH_GENERIC_OAUTH_NAME":                       jsii.String("your team's account"),
 			"GF_AUTH_GENERIC_OAUTH_CLIENT_ID":                  oauth.clientID,

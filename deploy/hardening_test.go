@@ -282,7 +282,20 @@ func TestGrafanaOnlyFromAllowedAddressesAndSignedIn(t *testing.T) {
 		"GF_METRICS_ENABLED":        "false",
 		"GF_SECURITY_COOKIE_SECURE": "true",
 		"GF_SERVER_ROOT_URL":        `https://{"Ref":"DomainName"}/grafana/`,
+		// With SSO the password form goes (#27).
+		"GF_AUTH_DISABLE_LOGIN_FORM": `{"Fn::If":["GrafanaOAuthEnabled","true","false"]}`,
 	})
+	// SSO without allowed domains lets anyone at the identity provider in
+	// as a Viewer: the template refuses that combination (#27).
+	rule, _ := json.Marshal(doc.Rules["GrafanaSsoNeedsAllowedDomains"])
+	for _, want := range []string{
+		`"RuleCondition":{"Fn::Not":[{"Fn::Equals":[{"Ref":"GrafanaOAuthClientId"},""]}]}`,
+		`"Assert":{"Fn::Not":[{"Fn::Equals":[{"Ref":"GrafanaOAuthAllowedDomains"},""]}]}`,
+	} {
+		if !strings.Contains(string(rule), want) {
+			t.Errorf("rule GrafanaSsoNeedsAllowedDomains %s lacks %s", rule, want)
+		}
+	}
 }
 
 // Alarms on what the Loki ruler can't see, each telling the SNS topic when

@@ -31,6 +31,7 @@ type template struct {
 	Parameters map[string]map[string]any `json:"Parameters"`
 	Outputs    map[string]map[string]any `json:"Outputs"`
 	Conditions map[string]any            `json:"Conditions"`
+	Rules      map[string]any            `json:"Rules"`
 }
 
 type resource struct {
