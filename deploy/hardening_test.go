@@ -131,6 +131,13 @@ func TestPushScriptPushesEveryImageTheStackPulls(t *testing.T) {
 	if len(pulled) < 5 || !maps.Equal(pulled, pushed) {
 		t.Errorf("the stack pulls %v; push-images.sh pushes %v\n%s", slices.Sorted(maps.Keys(pulled)), slices.Sorted(maps.Keys(pushed)), out)
 	}
+	// The preflight of a fresh account (#27): the service-linked roles the
+	// stack's ECS services and their autoscaling need, before the deploy.
+	for _, svc := range []string{"ecs.amazonaws.com", "ecs.application-autoscaling.amazonaws.com"} {
+		if !bytes.Contains(out, []byte("+ aws iam create-service-linked-role --aws-service-name "+svc+"\n")) {
+			t.Errorf("push-images.sh does not make sure the service-linked role of %s exists\n%s", svc, out)
+		}
+	}
 }
 
 // Resources kept when the stack is deleted (or when a first create rolls

@@ -228,6 +228,7 @@ func (s *services) loki() *deployed {
 		},
 	})
 	loki.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/loki"), SourceVolume: jsii.String("loki-data"), ReadOnly: jsii.Bool(false)})
+	s.writerLock(td, loki)
 	// The bucket, region and domain are CloudFormation tokens, resolved at
 	// deploy time.
 	config := strings.NewReplacer(
@@ -246,6 +247,43 @@ func (s *services) loki() *deployed {
 	data.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Loki mounts its WAL"))
 	return d
 }
+
+// writerLockScript holds an exclusive lock on Loki's state for as long as
+// the container runs, and marks it held; %s is the lock file. busybox's
+// flock and util-linux's take the same arguments (the lock test runs it).
+const writerLockScript = `exec flock %s -c 'touch /tmp/held && while :; do sleep 3600; done'`
+
+// writerLock guarantees one Loki writer on the shared WAL: ECS may start
+// a new task while the old one still stops (its 120 s stop timeout, the
+// flush to S3), and a manual recovery task can overlap too. A sidecar takes
+// an exclusive lock (flock, whole-file POSIX locks on EFS) on a file next to
+// the WAL; Loki starts only once the sidecar holds it (HEALTHY), and ECS
+// stops the sidecar, releasing the lock, only after Loki has stopped
+// (reverse dependency order). A second task waits for the lock.
+func (s *services) writerLock(td awsecs.FargateTaskDefinition, loki awsecs.ContainerDefinition) {
+	lock := td.AddContainer(jsii.String("loki-writer-lock"), &awsecs.ContainerDefinitionOptions{
+		Image:      s.mirrored(imageBusybox),
+		Essential:  jsii.Bool(true), // without it, Loki would run unguarded
+		EntryPoint: jsii.Strings("sh", "-c"),
+		Command:    jsii.Strings(fmt.Sprintf(writerLockScript, lokiWriterLock)),
+		Logging:    s.initLogs("loki-writer-lock"),
+		// Waiting for the old task (up to its 120 s stop) must not count
+		// as unhealthy.
+		HealthCheck: &awsecs.HealthCheck{
+			Command:     jsii.Strings("CMD", "test", "-f", "/tmp/held"),
+			Interval:    awscdk.Duration_Seconds(jsii.Number(5)),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(2)),
+			Retries:     jsii.Number(3),
+			StartPeriod: awscdk.Duration_Seconds(jsii.Number(300)),
+		},
+		StopTimeout: awscdk.Duration_Seconds(jsii.Number(2)),
+	})
+	lock.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/loki"), SourceVolume: jsii.String("loki-data"), ReadOnly: jsii.Bool(false)})
+	loki.AddContainerDependencies(&awsecs.ContainerDependency{Container: lock, Condition: awsecs.ContainerDependencyCondition_HEALTHY})
+}
+
+// lokiWriterLock is the file the writer lock holds, beside the WAL.
+const lokiWriterLock = "/loki/.writer.lock"
 
 // lokiHealthCommand is the Loki container's health check: the Loki binary
 // asks its own /ready (the -health flag of Loki 3.7; e2e runs this command

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -365,9 +368,10 @@ func asList(v any) []any {
 // Every log group keeps 30 days.
 func TestLogGroups(t *testing.T) {
 	groups := doc.ofType("AWS::Logs::LogGroup")
-	// alloy, loki, grafana, alertmanager, erase, three init containers, flow logs
-	if len(groups) != 9 {
-		t.Errorf("%d log groups; want 9", len(groups))
+	// alloy, loki, grafana, alertmanager, erase, three init containers,
+	// Loki's writer lock, flow logs
+	if len(groups) != 10 {
+		t.Errorf("%d log groups; want 10", len(groups))
 	}
 	for id, r := range groups {
 		if r.Properties["RetentionInDays"] != float64(30) {
@@ -631,6 +635,75 @@ func TestEFSServicesWaitForMountTargets(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("no %s", service)
+		}
+	}
+}
+
+// One Loki writer on the shared WAL (#27): Loki starts only once its
+// sidecar holds the writer lock on the same EFS volume, and the sidecar is
+// essential (without it Loki would run unguarded).
+func TestLokiStartsOnlyHoldingTheWriterLock(t *testing.T) {
+	lock := doc.container(t, "LokiTask", "loki-writer-lock")
+	cmd, _ := json.Marshal(lock["Command"])
+	if !strings.Contains(string(cmd), "exec flock /loki/.writer.lock") || lock["Essential"] != true {
+		t.Errorf("writer lock %s (essential %v); want flock on /loki/.writer.lock, essential", cmd, lock["Essential"])
+	}
+	mounts, _ := json.Marshal(lock["MountPoints"])
+	if !strings.Contains(string(mounts), `"ContainerPath":"/loki"`) || !strings.Contains(string(mounts), `"SourceVolume":"loki-data"`) {
+		t.Errorf("writer lock mounts %s; want Loki's EFS volume at /loki", mounts)
+	}
+	hc, _ := lock["HealthCheck"].(map[string]any)
+	if hc["StartPeriod"] != float64(300) {
+		t.Errorf("writer lock health check %v; waiting for the old task (up to 120 s) must fall in the start period", hc)
+	}
+	deps, _ := json.Marshal(doc.container(t, "LokiTask", "loki")["DependsOn"])
+	if !strings.Contains(string(deps), `{"Condition":"HEALTHY","ContainerName":"loki-writer-lock"}`) {
+		t.Errorf("Loki depends on %s; want the writer lock HEALTHY first", deps)
+	}
+}
+
+// The sidecar's script, run here with util-linux's flock (the same
+// arguments as busybox's): a second holder waits until the first is gone,
+// and marks itself held only then.
+func TestWriterLockScriptExcludesASecondWriter(t *testing.T) {
+	if _, err := exec.LookPath("flock"); err != nil {
+		t.Fatalf("flock (util-linux) is needed: %v", err)
+	}
+	dir := t.TempDir()
+	run := func(name string) (*exec.Cmd, string) {
+		marker := filepath.Join(dir, name)
+		script := strings.ReplaceAll(fmt.Sprintf(writerLockScript, filepath.Join(dir, "writer.lock")), "/tmp/held", marker)
+		cmd := exec.Command("sh", "-c", script)
+		// Its own process group: stopping a container ends every process
+		// in it, flock's command (which shares the lock) included.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
+		return cmd, marker
+	}
+	held := func(marker string) bool { _, err := os.Stat(marker); return err == nil }
+	first, firstHeld := run("first")
+	waitFor(t, "the first holder", func() bool { return held(firstHeld) })
+	_, secondHeld := run("second")
+	// The second is running and blocked: give it every chance to be wrong.
+	for i := 0; i < 10; i++ {
+		time.Sleep(100 * time.Millisecond)
+		if held(secondHeld) {
+			t.Fatal("a second writer took the lock while the first held it")
+		}
+	}
+	_ = syscall.Kill(-first.Process.Pid, syscall.SIGKILL)
+	_ = first.Wait()
+	waitFor(t, "the second holder after the first died", func() bool { return held(secondHeld) })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s within 10 s", what)
 		}
 	}
 }

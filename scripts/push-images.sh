@@ -59,6 +59,19 @@ if [[ -z $tool ]]; then
 fi
 case $tool in docker | buildah) ;; *) echo "push-images: CONTAINER_TOOL must be docker or buildah" >&2; exit 2 ;; esac
 
+# Preflight for a fresh account: the service-linked roles ECS and its
+# autoscaling act through exist only once something created them, and a
+# first `cdk deploy` without them fails ("Unable to assume the service
+# linked role") and rolls back, leaving its retained resources behind.
+# Create each once; an existing one is left alone.
+ensure_service_role() {
+	if [[ -n $dry ]] || ! aws iam get-role --role-name "$1" >/dev/null 2>&1; then
+		run aws iam create-service-linked-role --aws-service-name "$2"
+	fi
+}
+ensure_service_role AWSServiceRoleForECS ecs.amazonaws.com
+ensure_service_role AWSServiceRoleForApplicationAutoScaling_ECSService ecs.application-autoscaling.amazonaws.com
+
 if [[ -z $dry ]]; then
 	aws ecr get-login-password --region "$region" | $tool login --username AWS --password-stdin "$registry"
 fi
