@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -164,32 +163,20 @@ func deleteRequests(t *testing.T, lokiURL string) []map[string]any {
 	return out
 }
 
-// metricValue runs a metric query and returns the sum of every sample.
+// metricValue runs a metric query (lokiAPI) and returns the sum of every
+// sample.
 func metricValue(t *testing.T, lokiURL, path string, q url.Values) float64 {
 	t.Helper()
-	resp, err := http.Get(lokiURL + path + "?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
+	_, result := lokiAPI(t, lokiURL, path, q)
+	var series []struct {
+		Value  []any   `json:"value"`
+		Values [][]any `json:"values"`
 	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: %d %s", path, q.Get("query"), resp.StatusCode, b.String())
-	}
-	var r struct {
-		Data struct {
-			Result []struct {
-				Value  []any   `json:"value"`
-				Values [][]any `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(b.Bytes(), &r); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(result, &series); err != nil {
+		t.Fatalf("%s %s: %v: %s", path, q.Get("query"), err, result)
 	}
 	sum := 0.0
-	for _, s := range r.Data.Result {
+	for _, s := range series {
 		samples := s.Values
 		if len(s.Value) == 2 {
 			samples = append(samples, s.Value)

@@ -276,28 +276,9 @@ func (c *loadClient) settle(t *testing.T, scenario, lokiURL, run string, timeout
 func storedTotal(t *testing.T, lokiURL, run string, from time.Time) int {
 	t.Helper()
 	window := time.Since(from).Truncate(time.Second) + time.Minute
-	q := url.Values{"query": {fmt.Sprintf(`sum(count_over_time({run=%q} |= "fault.test" [%ds]))`, run, int(window.Seconds()))},
-		"time": {strconv.FormatInt(time.Now().UnixNano(), 10)}}
-	resp, err := http.Get(lokiURL + "/loki/api/v1/query?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var r struct {
-		Data struct {
-			Result []struct {
-				Value [2]any
-			}
-		}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
-		t.Fatal(err)
-	}
-	if len(r.Data.Result) == 0 {
-		return 0
-	}
-	n, _ := strconv.Atoi(fmt.Sprint(r.Data.Result[0].Value[1]))
-	return n
+	return int(metricValue(t, lokiURL, "/loki/api/v1/query", url.Values{
+		"query": {fmt.Sprintf(`sum(count_over_time({run=%q} |= "fault.test" [%ds]))`, run, int(window.Seconds()))},
+		"time":  {strconv.FormatInt(time.Now().UnixNano(), 10)}}))
 }
 
 func record(t *testing.T, o outcome) {

@@ -87,23 +87,21 @@ type decoder struct {
 }
 
 func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errShort
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	return d.advance(v, n)
 }
 
 func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	return int64(d.advance(uint64(v), n))
+}
+
+// advance takes the n bytes a varint read used, or records that it could
+// not read one.
+func (d *decoder) advance(v uint64, n int) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
 	if n <= 0 {
 		d.err = errShort
 		return 0

@@ -109,16 +109,14 @@ type segment struct {
 	size    int64    // bytes on disk, the zeros written ahead included
 	off     int64    // where the next record goes
 	chunk   int64    // the next extension's size
-	entries int
 	created time.Time
 	last    time.Time // last write
 	pending bool      // waiting in replay
 }
 
 type group struct {
-	done    bool
-	err     error
-	entries int
+	done bool
+	err  error
 }
 
 // Open creates this process's directory under opts.Path, locks it, and
@@ -330,7 +328,6 @@ func (s *Spool) Append(count int, payload []byte) error {
 	}
 	s.buf = appendRecord(s.buf, count, payload)
 	g := s.pending
-	g.entries += count
 	for !g.done {
 		if s.flushing {
 			s.cond.Wait()
@@ -368,7 +365,6 @@ func (s *Spool) flush() {
 		s.mu.Lock()
 		s.size += grown
 		if err == nil {
-			seg.entries += g.entries
 			seg.last = s.opts.Now()
 		} else {
 			err = fmt.Errorf("writing spool segment %s: %w", seg.path, err)
