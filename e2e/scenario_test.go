@@ -57,6 +57,18 @@ type alertOf struct {
 // history with query_range). Times go to .cache/bench/scenario.md.
 func TestAlertScenarios(t *testing.T) {
 	const env = "scenario"
+	// The processes' logs follow a failure; the verdict is repeated after
+	// them, where a CI log's tail shows it (cleanups run last-in first-out).
+	var failures []string
+	fail := func(format string, args ...any) {
+		failures = append(failures, fmt.Sprintf(format, args...))
+		t.Error(failures[len(failures)-1])
+	}
+	t.Cleanup(func() {
+		if len(failures) > 0 {
+			t.Logf("TestAlertScenarios failed:\n%s", strings.Join(failures, "\n"))
+		}
+	})
 	in := newInbox(t)
 	am := startAlertmanager(t, "ALERT_WEBHOOK_URL="+in.srv.URL+"/hook")
 	data := t.TempDir()
@@ -128,7 +140,7 @@ func TestAlertScenarios(t *testing.T) {
 	// component stores it (first: Loki takes a stream's entries at most an
 	// hour behind its newest); then live traffic through the API.
 	live := time.Now()
-	pushHistory(t, loki.url, env, services, live)
+	history := pushHistory(t, loki.url, env, services, live)
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { stop(); wg.Wait() })
@@ -156,6 +168,7 @@ func TestAlertScenarios(t *testing.T) {
 	}
 	waitRulesHealthy(t, loki.url, names, 3*time.Minute)
 	t.Logf("rules loaded %.0f s after the live traffic began", time.Since(live).Seconds())
+	waitHistoryQueryable(t, loki.url, env, live, history, 3*time.Minute)
 
 	// The replayed day, evaluated while the live part runs.
 	var replay []falsePage
@@ -193,13 +206,16 @@ func TestAlertScenarios(t *testing.T) {
 	for _, c := range all {
 		switch {
 		case c.caught.IsZero():
-			t.Errorf("%s: not caught", c.name)
+			fail("%s: not caught", c.name)
 		case !c.named:
-			t.Errorf("%s: caught by %s, but its summary %q does not say where (%q)", c.name, c.rule, c.summary, c.where)
+			fail("%s: caught by %s, but its summary %q does not say where (%q)", c.name, c.rule, c.summary, c.where)
 		}
 	}
-	for _, p := range append(pages, replay...) {
-		t.Errorf("false page: %s", p)
+	for _, p := range pages {
+		fail("false page (live): %s", p)
+	}
+	for _, p := range replay {
+		fail("false page (replayed day): %s", p)
 	}
 }
 
@@ -297,10 +313,21 @@ func (s *liveSender) refuse(n int, d time.Duration) {
 // pushHistory stores the day before live: every service's traffic and the
 // component's reports, hour by hour in time order (Loki takes a stream's
 // entries up to an hour out of order).
-func pushHistory(t *testing.T, lokiURL, env string, services []*scenarioService, live time.Time) {
+//
+// It returns the number of distinct entries (Loki stores an identical
+// line at the same time in a stream once) stamped before live.
+func pushHistory(t *testing.T, lokiURL, env string, services []*scenarioService, live time.Time) int {
 	t.Helper()
 	start := live.Add(-24 * time.Hour).Truncate(time.Minute)
 	total := 0
+	before := map[string]bool{}
+	count := func(service string, events []scenarioEvent) {
+		for _, e := range events {
+			if e.at.Before(live) {
+				before[service+"\x00"+e.level+"\x00"+strconv.FormatInt(e.at.UnixNano(), 10)+"\x00"+e.line()] = true
+			}
+		}
+	}
 	for hour, h := 0, start; h.Before(live); hour, h = hour+1, h.Add(time.Hour) {
 		end := h.Add(time.Hour)
 		if end.After(live) {
@@ -317,6 +344,7 @@ func pushHistory(t *testing.T, lokiURL, env string, services []*scenarioService,
 			events := s.traffic(uint64(100+i), uint64(hour), h, end, start.Add(24*time.Hour))
 			if total += len(events); len(events) > 0 {
 				lokiPush(t, lokiURL, pushBody(env, s.name, events))
+				count(s.name, events)
 			}
 		}
 		// The component reports every minute; now and then a client's
@@ -335,9 +363,87 @@ func pushHistory(t *testing.T, lokiURL, env string, services []*scenarioService,
 				attrs: map[string]any{"client": "anonymous", "status": 400, "count": 2}})
 		}
 		lokiPush(t, lokiURL, pushBody(env, "alloy-curated", reports))
+		count("alloy-curated", reports)
 	}
 	t.Logf("history: %d events of %d services over %s, pushed in %.1f s", total, len(services),
 		live.Sub(start).Round(time.Minute), time.Since(live).Seconds())
+	return len(before)
+}
+
+// waitHistoryQueryable waits until queries see every entry of the history
+// stamped before live. Loki answers for entries older than
+// query_ingesters_within (3 h) from its store only, and the pushed day
+// reaches the store at the ingester's next flush: a replay before that
+// reads most of the day as empty.
+func waitHistoryQueryable(t *testing.T, lokiURL, env string, live time.Time, want int, timeout time.Duration) {
+	t.Helper()
+	q := fmt.Sprintf(`sum(count_over_time({env=%q}[25h]))`, env)
+	at := live.Add(-time.Nanosecond).UTC().Format(time.RFC3339Nano)
+	deadline := time.Now().Add(timeout)
+	got := -1
+	for {
+		res, err := instantQuery(lokiURL, q, at)
+		if err != nil {
+			t.Fatalf("counting the history: %v", err)
+		}
+		if got = 0; len(res) > 0 {
+			got = int(res[0].value)
+		}
+		if got == want {
+			t.Logf("history queryable %.0f s after the live traffic began", time.Since(live).Seconds())
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("history: queries see %d of the %d entries stamped before live after %s", got, want, timeout)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+type sample struct {
+	metric map[string]string
+	value  float64
+}
+
+// instantQuery runs a LogQL metric query at one time, past Loki's results
+// cache.
+func instantQuery(lokiURL, query, at string) ([]sample, error) {
+	q := url.Values{"query": {query}, "time": {at}}
+	req, err := http.NewRequest(http.MethodGet, lokiURL+"/loki/api/v1/query?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Cache-Control", "no-cache")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%d %s", resp.StatusCode, body)
+	}
+	var res struct {
+		Data struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", body, err)
+	}
+	var out []sample
+	for _, r := range res.Data.Result {
+		str, _ := r.Value[1].(string)
+		v, err := strconv.ParseFloat(str, 64)
+		if err != nil {
+			return nil, fmt.Errorf("value %q: %w", str, err)
+		}
+		out = append(out, sample{r.Metric, v})
+	}
+	return out, nil
 }
 
 func lokiPush(t *testing.T, lokiURL string, body []byte) {
@@ -395,6 +501,7 @@ type falsePage struct {
 	at     time.Time
 	alert  string
 	labels string
+	expr   string // the rule's, for a replayed page
 }
 
 func (p falsePage) String() string {
@@ -418,7 +525,7 @@ func livePages(t *testing.T, in *inbox, classes []*scenarioClass) []falsePage {
 				}
 			}
 			if !explained {
-				out = append(out, falsePage{n.arrived, a.Labels["alertname"], fmt.Sprint(a.Labels)})
+				out = append(out, falsePage{at: n.arrived, alert: a.Labels["alertname"], labels: fmt.Sprint(a.Labels)})
 			}
 		}
 	}
@@ -466,7 +573,7 @@ func replayDay(t *testing.T, lokiURL string, files []ruleFile, from, to time.Tim
 					for _, v := range series.Values {
 						ts, _ := v[0].(float64)
 						if ts-last > 30 { // a new run of firing steps
-							out = append(out, falsePage{time.Unix(int64(ts), 0), r.Alert, fmt.Sprint(series.Metric)})
+							out = append(out, falsePage{time.Unix(int64(ts), 0), r.Alert, fmt.Sprint(series.Metric), r.Expr})
 						}
 						last = ts
 					}
@@ -475,7 +582,23 @@ func replayDay(t *testing.T, lokiURL string, files []ruleFile, from, to time.Tim
 		}
 	}
 	t.Logf("replayed the day through every rule in %.0f s", time.Since(began).Seconds())
-	return out
+	// A rule's answer over stored data is the same at every asking; one
+	// that does not come again was a read that missed entries (seen while
+	// Loki hands chunks from its ingester to its store), not a page.
+	confirmed := out[:0]
+	for _, p := range out {
+		res, err := instantQuery(lokiURL, p.expr, strconv.FormatInt(p.at.Unix(), 10))
+		if err != nil {
+			t.Errorf("confirming %s: %v", p, err)
+			continue
+		}
+		if slices.ContainsFunc(res, func(s sample) bool { return fmt.Sprint(s.metric) == p.labels }) {
+			confirmed = append(confirmed, p)
+		} else {
+			t.Logf("replay: %s did not fire when asked again: not counted", p)
+		}
+	}
+	return confirmed
 }
 
 func writeScenarioReport(t *testing.T, classes []*scenarioClass, live, replay []falsePage) {
