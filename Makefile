@@ -150,13 +150,17 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime $(FUZZTIME) ./internal/rules/
 	go test -run '^$$' -fuzz FuzzDecodeEntries -fuzztime $(FUZZTIME) ./internal/spool/
 
-## bench: microbenchmarks (decode, rules, entry building) and the side-by-side load comparison of
-## curated_api, loki.source.api and faro.receiver in one alloy-custom (~8 min); results in .cache/bench/.
+## bench: microbenchmarks (decode, rules, entry building, the handler per request) and the side-by-side
+## load comparison of curated_api, loki.source.api and faro.receiver in one alloy-custom, at 50 events
+## a request and at 1 (~11 min); results in .cache/bench/ and .cache/bench/batch1/.
 bench: bin/alloy-custom
 	@mkdir -p .cache/bench
 	set -o pipefail; go test -run '^$$' -bench . -benchmem -count 5 ./internal/event/ ./internal/rules/ | tee .cache/bench/micro.txt
+	set -o pipefail; go test -run '^$$' -bench BenchmarkRequest -benchmem -count 5 ./internal/httpapi/ | tee .cache/bench/request.txt
 	go run ./cmd/benchrun -alloy bin/alloy-custom -out .cache/bench
-	@cat .cache/bench/results.md
+	go run ./cmd/benchrun -alloy bin/alloy-custom -out .cache/bench/batch1 -batch 1 -shapes=false -overload 0 \
+		-receivers 'curated_api,curated_api (durable off),loki.source.api'
+	@cat .cache/bench/results.md .cache/bench/batch1/results.md
 
 ## bench-alerts: failure -> notification time through alloy-custom, Loki's ruler and Alertmanager,
 ## ALERT_CYCLES times (default 12; ~4 min); report in .cache/bench/alerts.md.

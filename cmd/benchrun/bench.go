@@ -114,7 +114,7 @@ func (b *bench) measure(ctx context.Context, rc receiver, opts loadgen.Options, 
 		go func() {
 			defer profWG.Done()
 			secs := int(opts.Duration.Seconds()) - 2
-			if err := b.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(secs, 1)), "curated_api.cpu.pprof"); err != nil {
+			if err := b.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(secs, 1)), rc.label+".cpu.pprof"); err != nil {
 				b.logger.Warn("CPU profile failed", "err", err)
 			}
 		}()
@@ -126,7 +126,7 @@ func (b *bench) measure(ctx context.Context, rc receiver, opts loadgen.Options, 
 	}
 	profWG.Wait()
 	if profile {
-		if err := b.fetch("/debug/pprof/heap", "curated_api.heap.pprof"); err != nil {
+		if err := b.fetch("/debug/pprof/allocs", rc.label+".allocs.pprof"); err != nil {
 			b.logger.Warn("heap profile failed", "err", err)
 		}
 	}

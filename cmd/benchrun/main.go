@@ -58,7 +58,7 @@ func main() {
 	flag.Float64Var(&o.fixedEPS, "fixed-rate", 5000, "events per second of the fixed-rate (latency) runs")
 	flag.Float64Var(&o.overload, "overload", 10, "overload run: this many times curated_api's measured saturation rate (0: skip)")
 	flag.DurationVar(&o.overloadFor, "overload-duration", 30*time.Second, "length of the overload run")
-	flag.BoolVar(&o.profile, "pprof", true, "save a CPU and heap profile of alloy-custom during a curated_api saturation run")
+	flag.BoolVar(&o.profile, "pprof", true, "save a CPU and an allocation profile of alloy-custom during each receiver's first saturation run (<label>.cpu.pprof, <label>.allocs.pprof)")
 	flag.BoolVar(&o.shapes, "shapes", true, "also measure curated_api's payload shapes (single, batch, ndjson, gzip)")
 	flag.StringVar(&o.only, "receivers", "", "comma-separated receivers to measure (default: all), e.g. 'curated_api,curated_api (durable off)'")
 	render := flag.String("render", "", "only write results.md again from this results.json")
@@ -115,7 +115,7 @@ func run(ctx context.Context, logger *slog.Logger, o options) error {
 		rcs = append(rcs[r%len(rcs):], rcs[:r%len(rcs)]...)
 		for _, rc := range rcs {
 			m, err := b.measure(ctx, rc, loadgen.Options{Mode: loadgen.Saturate, Concurrency: o.concurrency, Duration: o.duration},
-				o.profile && r == 0 && rc.name == "curated_api")
+				o.profile && r == 0)
 			if err != nil {
 				return err
 			}

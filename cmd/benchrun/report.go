@@ -88,19 +88,23 @@ func (r *report) summarize() {
 	if len(paired) > 0 {
 		r.Ratios["spool_paired_events_per_second"] = median(paired)
 	}
-	for _, other := range order[1:] {
-		o := r.Summary[other]
-		key := ratioKeys[other]
-		if o.EventsPerSecond > 0 {
-			r.Ratios[key+"_events_per_second"] = c.EventsPerSecond / o.EventsPerSecond
+	ratios := func(prefix string, c, o Summary) {
+		if o.EventsPerSecond > 0 && c.EventsPerSecond > 0 {
+			r.Ratios[prefix+"_events_per_second"] = c.EventsPerSecond / o.EventsPerSecond
 		}
-		if o.CPUPerMillion > 0 {
-			r.Ratios[key+"_cpu_per_event"] = c.CPUPerMillion / o.CPUPerMillion
+		if o.CPUPerMillion > 0 && c.CPUPerMillion > 0 {
+			r.Ratios[prefix+"_cpu_per_event"] = c.CPUPerMillion / o.CPUPerMillion
 		}
-		if o.FixedP99 > 0 {
-			r.Ratios[key+"_p99"] = c.FixedP99 / o.FixedP99
+		if o.FixedP99 > 0 && c.FixedP99 > 0 {
+			r.Ratios[prefix+"_p99"] = c.FixedP99 / o.FixedP99
 		}
 	}
+	for _, other := range order[1:] {
+		ratios(ratioKeys[other], c, r.Summary[other])
+	}
+	// Without the spool, as loki.source.api runs: the per-request cost
+	// of the API alone.
+	ratios("volatile_vs_loki", r.Summary[volatileName], r.Summary["loki.source.api"])
 }
 
 func (r *report) write(dir string) error {
@@ -124,13 +128,24 @@ func (r *report) markdown() string {
 	p("|---|---|---|---|---|\n")
 	for _, name := range order {
 		s := r.Summary[name]
+		if s.EventsPerSecond == 0 && s.FixedP99 == 0 {
+			continue // not measured in this run (-receivers)
+		}
 		p("| `%s` | %s | %.1f | %.2f / %.2f | %.0f |\n", name, thousands(s.EventsPerSecond), s.CPUPerMillion, s.FixedP50, s.FixedP99, s.RSSMaxMiB)
 	}
 	p("\nRatios, curated_api over the other (events/s: higher is better; CPU and p99: lower is better):\n\n")
-	p("| vs | events/s | CPU per event | p99 |\n|---|---|---|---|\n")
-	for _, k := range []string{"volatile", "loki", "faro"} {
-		p("| %s | %.2f | %.2f | %.2f |\n", map[string]string{"volatile": "`curated_api` without the spool (its cost)", "loki": "`loki.source.api`", "faro": "`faro.receiver`"}[k],
-			r.Ratios[k+"_events_per_second"], r.Ratios[k+"_cpu_per_event"], r.Ratios[k+"_p99"])
+	p("| curated_api | vs | events/s | CPU per event | p99 |\n|---|---|---|---|---|\n")
+	for _, k := range []struct{ key, self, other string }{
+		{"volatile", "`curated_api`", "`curated_api` without the spool (the spool's cost)"},
+		{"loki", "`curated_api`", "`loki.source.api`"},
+		{"volatile_vs_loki", "`curated_api (durable off)`", "`loki.source.api`"},
+		{"faro", "`curated_api`", "`faro.receiver`"},
+	} {
+		if _, ok := r.Ratios[k.key+"_events_per_second"]; !ok {
+			continue
+		}
+		p("| %s | %s | %.2f | %.2f | %.2f |\n", k.self, k.other,
+			r.Ratios[k.key+"_events_per_second"], r.Ratios[k.key+"_cpu_per_event"], r.Ratios[k.key+"_p99"])
 	}
 	if v, ok := r.Ratios["spool_paired_events_per_second"]; ok {
 		p("\nThe durable spool's cost, paired by round (median of curated_api / curated_api without the spool, events/s): %.3f, a throughput cost of %.1f %%.\n", v, 100*(1-v))

@@ -60,6 +60,11 @@ type Arguments struct {
 	HTTP *HTTPArguments `alloy:"http,block,optional"`
 	// GracefulShutdownTimeout is how long in-flight requests may finish on shutdown.
 	GracefulShutdownTimeout time.Duration `alloy:"graceful_shutdown_timeout,attr,optional"`
+	// RequestTracing wraps every request in dskit's default middleware
+	// (a tracing span, request logging, per-route instrumentation), as
+	// loki.source.api does; off, the API keeps only its own metrics and
+	// dskit's request duration and in-flight gauges.
+	RequestTracing bool `alloy:"request_tracing,attr,optional"`
 	// ForwardTo receives every accepted entry (for example loki.write).
 	ForwardTo []loki.LogsReceiver `alloy:"forward_to,attr"`
 	// Labels are static labels added to every entry.

@@ -168,13 +168,15 @@ func TestKeysNeverLogged(t *testing.T) {
 	}
 }
 
-// TestBrowserKeyInURLIsNotLogged runs the component with debug logging,
-// which includes the embedded server's request lines, and checks the log.
+// TestBrowserKeyInURLIsNotLogged runs the component with debug logging and
+// request_tracing, whose middleware logs every request line, and checks the
+// log. (Without request_tracing no request line is logged at all.)
 func TestBrowserKeyInURLIsNotLogged(t *testing.T) {
 	var args Arguments
 	if err := syntax.Unmarshal([]byte(clientsConfig), &args); err != nil {
 		t.Fatal(err)
 	}
+	args.RequestTracing = true
 	port := testutil.FreePort(t)
 	args.HTTP.ListenAddress, args.HTTP.ListenPort = "127.0.0.1", port
 	var buf syncBuffer

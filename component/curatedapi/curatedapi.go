@@ -7,12 +7,12 @@ package curatedapi
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"reflect"
 	"sync"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/grafana/alloy/internal/component"
@@ -63,8 +63,8 @@ type Component struct {
 	rearm     chan struct{} // tells Run that report changed
 	spool     *spool.Spool
 	spoolCfg  spoolSettings
-	server    *fnet.TargetServer
-	serverCfg *fnet.ServerConfig
+	server    *apiServer
+	serverCfg serverSettings
 	health    component.Health
 }
 
@@ -177,9 +177,9 @@ func (c *Component) shutdown() error {
 	c.mut.Lock()
 	defer c.mut.Unlock()
 	if c.server != nil {
-		c.server.StopAndShutdown()
+		c.server.stop()
 		c.server = nil
-		c.serverCfg = nil
+		c.serverCfg = serverSettings{}
 	}
 	return nil
 }
@@ -211,13 +211,13 @@ func (c *Component) Update(args component.Arguments) error {
 		default: // Run has a wake-up pending already
 		}
 	}
-	netCfg := newArgs.serverConfig()
-	if c.server != nil && reflect.DeepEqual(netCfg, c.serverCfg) {
+	settings := serverSettings{net: newArgs.serverConfig(), tracing: newArgs.RequestTracing}
+	if c.server != nil && reflect.DeepEqual(settings, c.serverCfg) {
 		return nil
 	}
 	if c.server != nil {
-		c.server.StopAndShutdown()
-		c.server, c.serverCfg = nil, nil
+		c.server.stop()
+		c.server, c.serverCfg = nil, serverSettings{}
 	}
 
 	// The server registers its metrics on creation; a fresh registry per
@@ -225,22 +225,25 @@ func (c *Component) Update(args component.Arguments) error {
 	reg := prometheus.NewRegistry()
 	c.serverMetrics.SetCollector(reg)
 	// The server logs request URIs; browser keys may be in them.
-	srv, err := fnet.NewTargetServer(redactingLogger(c.opts.Logger), "loki_source_curated_api", reg, netCfg)
-	if err != nil {
-		return c.unhealthy(fmt.Errorf("creating server: %w", err))
-	}
-	err = srv.MountAndRun(func(r *mux.Router) {
-		r.Path(httpapi.PathEvents).Handler(c.handler.Events())
-		r.Path(httpapi.PathValidate).Handler(c.handler.Validate())
-		r.Path(httpapi.PathHealth).Handler(c.handler.Health())
+	srv, err := startServer(redactingLogger(c.opts.Logger), reg, settings.net, settings.tracing, map[string]http.Handler{
+		httpapi.PathEvents:   c.handler.Events(),
+		httpapi.PathValidate: c.handler.Validate(),
+		httpapi.PathHealth:   c.handler.Health(),
 	})
 	if err != nil {
-		return c.unhealthy(fmt.Errorf("starting server on %s:%d: %w", netCfg.HTTP.ListenAddress, netCfg.HTTP.ListenPort, err))
+		return c.unhealthy(fmt.Errorf("starting server on %s:%d: %w", settings.net.HTTP.ListenAddress, settings.net.HTTP.ListenPort, err))
 	}
-	c.server, c.serverCfg = srv, netCfg
+	c.server, c.serverCfg = srv, settings
 	c.health = component.Health{Health: component.HealthTypeHealthy, UpdateTime: time.Now(),
-		Message: "receiving events on " + srv.HTTPListenAddr()}
+		Message: "receiving events on " + srv.addr()}
 	return nil
+}
+
+// serverSettings are what a running server was built from: a change
+// restarts it.
+type serverSettings struct {
+	net     *fnet.ServerConfig
+	tracing bool
 }
 
 // unhealthy records err as the component's health, so a server that could
@@ -271,7 +274,7 @@ func (c *Component) HTTPAddr() string {
 	if c.server == nil {
 		return ""
 	}
-	return c.server.HTTPListenAddr()
+	return c.server.addr()
 }
 
 // fanoutForwarder hands entries to every forward_to receiver, one entry at

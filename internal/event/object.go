@@ -1,5 +1,7 @@
 package event
 
+import "bytes"
+
 // fieldID numbers the fields of an event (and of an envelope).
 type fieldID uint8
 
@@ -178,6 +180,8 @@ var errTooManyElements = &syntaxError{"too many elements"}
 // array holds. It stops at the first element past maxElems with
 // errTooManyElements, so an array of tiny elements costs no more than the
 // limit allows.
+var eventKey = []byte(`"event"`)
+
 func readArray(data []byte, maxElems int) ([]element, counts, error) {
 	r := reader{data: data}
 	r.ws()
@@ -187,7 +191,14 @@ func readArray(data []byte, maxElems int) ([]element, counts, error) {
 	r.pos++
 	r.values++
 	r.ws()
-	out := make([]element, 0, min(16, max(maxElems, 1)))
+	// Elements are large (a slot per known field): size the slice from
+	// the events the body names, not a fixed guess a one-event request
+	// would pay for sixteen times over.
+	est := max(bytes.Count(data[r.pos:], eventKey), 1)
+	if maxElems > 0 {
+		est = min(est, maxElems)
+	}
+	out := make([]element, 0, min(est, 512))
 	if r.pos < len(data) && data[r.pos] == ']' {
 		r.pos++
 		return out, r.counts(), r.end()

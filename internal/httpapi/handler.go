@@ -271,8 +271,14 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	resp.Accepted = forwarded
 	h.metrics.accepted.Add(float64(forwarded))
 	h.tally.add("accepted", int64(forwarded))
+	var bySource [8]int // one series lookup per source, not per entry
 	for _, e := range sum.entries[:forwarded] {
-		h.metrics.timestamps.WithLabelValues(e.TimestampSource.String()).Inc()
+		bySource[e.TimestampSource%8]++
+	}
+	for src, n := range bySource {
+		if n > 0 {
+			h.metrics.timestamps.WithLabelValues(refine.TimestampSource(src).String()).Add(float64(n))
+		}
 	}
 	if forwarded == len(sum.entries) {
 		return answer{status: http.StatusAccepted, body: resp}, nil
@@ -509,7 +515,7 @@ func (h *Handler) finish(w http.ResponseWriter, endpoint, client string, status 
 		h.tally.request(client, status)
 	}
 	h.metrics.clientRequests.WithLabelValues(client, outcome(status)).Inc()
-	writeJSON(w, status, resp)
+	writeResponse(w, status, resp)
 }
 
 // outcome names a response status for the per-client metric.

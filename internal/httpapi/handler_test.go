@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -430,5 +431,28 @@ func TestMetricsReuseARegistry(t *testing.T) {
 	b.accepted.Add(3)
 	if got := promtest.ToFloat64(a.accepted); got != 3 {
 		t.Errorf("the two share no counter: %v", got)
+	}
+}
+
+// TestWriteResponseMatchesEncoding: the hand-written all-accepted answer is
+// byte for byte what encoding/json writes, and every other answer is
+// encoded.
+func TestWriteResponseMatchesEncoding(t *testing.T) {
+	idx := 0
+	for _, resp := range []Response{
+		{Accepted: 1, Errors: []ErrorItem{}},
+		{Accepted: 500, Errors: []ErrorItem{}},
+		{Accepted: 0, Errors: []ErrorItem{}},
+		{Accepted: 3, Rejected: 1, Errors: []ErrorItem{{Index: &idx, Field: "event", Code: event.CodeRequired, Reason: "required"}}},
+		{Accepted: 2, Dropped: 1, Errors: []ErrorItem{}},
+	} {
+		got, want := httptest.NewRecorder(), httptest.NewRecorder()
+		writeResponse(got, http.StatusAccepted, resp)
+		writeJSON(want, http.StatusAccepted, resp)
+		if got.Body.String() != want.Body.String() || got.Code != want.Code ||
+			!reflect.DeepEqual(got.Header(), want.Header()) {
+			t.Errorf("%+v: wrote %d %v %q, encoding/json %d %v %q", resp,
+				got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
+		}
 	}
 }
