@@ -38,7 +38,6 @@ func newLogBucket(stack awscdk.Stack) awss3.Bucket {
 			Expiration: awscdk.Duration_Days(jsii.Number(90)),
 		}},
 	})
-	suppress(b, "AwsSolutions-S1", "This is the access log bucket; logging its own accesses into itself would loop")
 	return b
 }
 

@@ -78,9 +78,12 @@ func (p grafanaParams) roleAttributePath() *string {
 // replaced task; one task at a time writes it.
 func (s *services) grafana() *deployed {
 	d := &deployed{id: "Grafana", name: "grafana", minTasks: 1, secrets: map[string]awssecretsmanager.Secret{
-		"GrafanaAdminPassword": s.generatedSecret("GrafanaAdminPassword", "password of Grafana's admin user"),
+		"GrafanaAdminPassword": s.generatedSecret("GrafanaAdminPassword", "password of Grafana's admin user",
+			"Grafana reads it only when it creates the admin user on its first start and keeps its own hash: "+
+				"a rotated secret would no longer match, so the password is changed in Grafana and here by hand (docs/deploy.md)"),
 		"GrafanaOAuthClientSecret": s.generatedSecret("GrafanaOAuthClientSecret",
-			"client secret of Grafana at the identity provider (replace the generated value)"),
+			"client secret of Grafana at the identity provider (replace the generated value)",
+			"The identity provider issues it; Secrets Manager cannot rotate it there"),
 	}}
 	td := s.taskDefinition("Grafana", 512, 1024)
 	state := s.stateVolume(td, "GrafanaData", "grafana-data", "/grafana", grafanaUID, grafanaGID)

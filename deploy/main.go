@@ -38,7 +38,7 @@ func main() {
 		os.Exit(2)
 	}
 	NewCuratedStack(app, "AlloyCurated-"+cfg.Environment, cfg, files, props)
-	checkWithNag(app)
+	checkWithNag(app, false)
 	app.Synth(nil)
 }
 

@@ -51,8 +51,8 @@ type deployed struct {
 // subnets of both AZs, behind the ALB, scaling on CPU and on requests.
 func (s *services) alloy() *deployed {
 	d := &deployed{id: "Alloy", name: "alloy", minTasks: s.cfg.AlloyMin, secrets: map[string]awssecretsmanager.Secret{
-		"CollabmakerApiKey": s.generatedSecret("CollabmakerApiKey", "browser API key of Collabmaker"),
-		"BackendApiKey":     s.generatedSecret("BackendApiKey", "API key of server-side senders"),
+		"CollabmakerApiKey": s.generatedSecret("CollabmakerApiKey", "browser API key of Collabmaker", apiKeyNotRotated),
+		"BackendApiKey":     s.generatedSecret("BackendApiKey", "API key of server-side senders", apiKeyNotRotated),
 	}}
 	td := s.taskDefinition("Alloy", 1024, 2048)
 	keys := map[string]awsecs.Secret{
@@ -417,7 +417,11 @@ func (s *services) initLogs(name string) awsecs.LogDriver {
 	return driver
 }
 
-func (s *services) generatedSecret(id, description string) awssecretsmanager.Secret {
+// apiKeyNotRotated is why the API keys have no rotation schedule.
+const apiKeyNotRotated = "A shared key that senders (a browser app, backends) hold: rotating it needs them to change too, " +
+	"so it is rotated by hand as docs/deploy.md describes, not on a schedule"
+
+func (s *services) generatedSecret(id, description, whyNotRotated string) awssecretsmanager.Secret {
 	secret := awssecretsmanager.NewSecret(s.stack, jsii.String(id), &awssecretsmanager.SecretProps{
 		Description: jsii.String(description),
 		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
@@ -425,7 +429,6 @@ func (s *services) generatedSecret(id, description string) awssecretsmanager.Sec
 			ExcludePunctuation: jsii.Bool(true),
 		},
 	})
-	suppress(secret, "AwsSolutions-SMG4", "A shared key that senders (a browser app, backends) or people hold: rotating it "+
-		"needs them to change too, so it is rotated by hand as docs/deploy.md describes, not on a schedule")
+	suppress(secret, "AwsSolutions-SMG4", whyNotRotated)
 	return secret
 }

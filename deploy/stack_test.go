@@ -20,6 +20,7 @@ import (
 
 // Synthesizing starts CDK's Node.js kernel, which takes seconds: do it once.
 var (
+	testStack   awscdk.Stack
 	tmpl        assertions.Template
 	annotations assertions.Annotations
 	doc         template
@@ -60,7 +61,8 @@ func TestMain(m *testing.M) {
 	}
 	cfg.Region = testRegion
 	stack := NewCuratedStack(app, "Test", cfg, files, &awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String(cfg.Region)}})
-	checkWithNag(app)
+	checkWithNag(app, true)
+	testStack = stack
 	tmpl = assertions.Template_FromStack(stack, nil)
 	annotations = assertions.Annotations_FromStack(stack)
 	raw, err := json.Marshal(tmpl.ToJSON())
@@ -96,6 +98,19 @@ func TestVpcSpansTwoAZsWithPublicAndPrivateSubnets(t *testing.T) {
 	}
 	if len(public) != 2 || len(private) != 2 || len(azs) != 2 {
 		t.Fatalf("subnets: public %v, private %v over %d AZs; want 2 + 2 over 2", public, private, len(azs))
+	}
+}
+
+// Nothing is looked up at synth time (the stack's environment names no
+// account): the subnets' zones come from Fn::GetAZs when CloudFormation
+// runs, so there is no cdk.context.json to commit and no cached lookup to
+// drift from the account.
+func TestAvailabilityZonesAreResolvedAtDeployTime(t *testing.T) {
+	for id, r := range doc.ofType("AWS::EC2::Subnet") {
+		az, _ := json.Marshal(r.Properties["AvailabilityZone"])
+		if !strings.Contains(string(az), "Fn::GetAZs") {
+			t.Errorf("subnet %s: zone %s is fixed at synth time", id, az)
+		}
 	}
 }
 
