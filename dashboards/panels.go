@@ -1,6 +1,8 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
@@ -102,7 +104,10 @@ func zeroIsRed() *dashboard.ThresholdsConfigBuilder {
 // alertList lists the firing alerts of the provisioned Alertmanager
 // datasource (uid alertmanager) whose labels match filter, for the top of
 // a dashboard. The foundation SDK has no builder for this panel type.
+// Watchdog, the always-firing heartbeat, is left out: it says nothing
+// about a service.
 func alertList(title, filter string) *dashboard.PanelBuilder {
+	filter = strings.TrimSuffix(filter, "}") + `, alertname!="Watchdog"}`
 	return dashboard.NewPanelBuilder().Type("alertlist").Title(title).Span(24).Height(5).
 		Description("Alerts firing now (Alertmanager), for this dashboard's service.").
 		Options(map[string]any{

@@ -132,6 +132,18 @@ func (s *services) alarms(alb elb.ApplicationLoadBalancer, alloy, loki *deployed
 	alarm("AlloyErrors", "alloy-custom logged more than 5 errors in 5 minutes (works while Loki is down, unlike the PipelineErrors rule)",
 		fromLogs(alloy, "AlloyErrors", patternAlloyErrors),
 		awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, 5, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)
+	// The dead man's switch: Alertmanager publishes Watchdog to its heartbeat
+	// topic every minute. Two quiet 5-minute periods (no data counts) mean
+	// Loki's ruler, the rules or Alertmanager stopped: no alert would reach
+	// anyone, so this alarm, outside that path, says so.
+	for _, d := range all {
+		if d.heartbeat == nil {
+			continue
+		}
+		alarm("AlertPathSilent", "No heartbeat from Alertmanager for 10 minutes: Loki's ruler, its rules or Alertmanager stopped, and no alert can reach anyone",
+			d.heartbeat.MetricNumberOfMessagesPublished(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
+			awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, 1, 2, awscloudwatch.TreatMissingData_BREACHING)
+	}
 	alarm("LokiPushRateLimited", "Loki answered pushes with 429 in the last 5 minutes (ingestion limits in deploy/loki.yaml); loki.write retries them, so events arrive late",
 		fromLogs(loki, "LokiPushRateLimited", patternLoki429),
 		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)

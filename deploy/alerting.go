@@ -10,7 +10,9 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -119,10 +121,14 @@ func newAlertParams(stack awscdk.Stack) alertParams {
 // placeholders with the stack's parameters (CloudFormation tokens, resolved
 // at deploy time), as scripts/render-alertmanager.sh does from the
 // environment for local runs.
-func (s *services) alertmanagerConfig() string {
+func (s *services) alertmanagerConfig(heartbeat awssns.Topic) string {
 	p := s.params.alerts
 	return strings.NewReplacer(
 		"${ALERT_RECEIVER}", *p.receiver,
+		"${ALERT_HEARTBEAT_RECEIVER}", "heartbeat",
+		"${ALERT_HEARTBEAT_TOPIC_ARN}", *heartbeat.TopicArn(),
+		"${ALERT_HEARTBEAT_REGION}", *awscdk.Aws_REGION(),
+		"${ALERT_HEARTBEAT_SNS_URL}", "",
 		"${ALERT_SECRETS_DIR}", amConfigDir+"/secrets",
 		"${ALERT_EMAIL_TO}", *p.emailTo,
 		"${ALERT_EMAIL_FROM}", *p.emailFrom,
@@ -139,6 +145,16 @@ func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 	var logging awsecs.LogDriver
 	logging, d.logGroup = s.logs("alertmanager")
 	td := s.taskDefinition("Alertmanager", 256, 512)
+	// The dead man's switch: Alertmanager publishes the always-firing
+	// Watchdog here every minute, with its task role; nobody subscribes, the
+	// alarm on its message count (alarms) is the listener. SNS's own key
+	// encrypts it: the publisher needs no key grant.
+	d.heartbeat = awssns.NewTopic(s.stack, jsii.String("AlertHeartbeat"), &awssns.TopicProps{
+		DisplayName: jsii.String("alloy-curated alert path heartbeat (" + s.cfg.Environment + ")"),
+		MasterKey:   awskms.Alias_FromAliasName(s.stack, jsii.String("SnsManagedKey"), jsii.String("alias/aws/sns")),
+		EnforceSSL:  jsii.Bool(true),
+	})
+	d.heartbeat.GrantPublish(td.TaskRole())
 	target := awssecretsmanager.NewSecret(s.stack, jsii.String("AlertTarget"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("Alert messenger: webhook URL (webhook, Slack, Teams, Discord), Telegram bot token or SMTP password"),
 	})
@@ -162,7 +178,7 @@ func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 			StartPeriod: awscdk.Duration_Seconds(jsii.Number(20)),
 		},
 	})
-	files := []configFile{{name: "alertmanager.yml", content: jsii.String(s.alertmanagerConfig())}}
+	files := []configFile{{name: "alertmanager.yml", content: jsii.String(s.alertmanagerConfig(d.heartbeat))}}
 	for _, name := range slices.Sorted(maps.Keys(s.files.AMTemplate)) {
 		files = append(files, configFile{name: "templates/" + name, content: jsii.String(s.files.AMTemplate[name])})
 	}

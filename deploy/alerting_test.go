@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -112,6 +113,16 @@ func TestAlertmanagerConfigAndSecretAreDelivered(t *testing.T) {
 	if regexp.MustCompile(`\$\{[A-Z_]+\}`).MatchString(cfg) {
 		t.Errorf("Alertmanager's config keeps a placeholder: %s", cfg)
 	}
+	for _, re := range []string{
+		`receiver: heartbeat\n`,
+		`topic_arn: '\{"Ref":"AlertHeartbeat[0-9A-F]+"\}'`,
+		`region: '\{"Ref":"AWS::Region"\}'`,
+		`api_url: ''`,
+	} {
+		if !regexp.MustCompile(re).MatchString(cfg) {
+			t.Errorf("Alertmanager's config lacks the heartbeat receiver's %s", re)
+		}
+	}
 	for _, want := range []string{
 		`receiver: {"Ref":"AlertReceiver"}`,
 		"url_file: /etc/alertmanager/secrets/target",
@@ -184,4 +195,48 @@ func toStrings(v any) []string {
 		out = append(out, e.(string))
 	}
 	return out
+}
+
+// The dead man's switch: Alertmanager's task role may publish to the
+// heartbeat topic (and only that), and an alarm outside the alert path,
+// on the topic's message count, tells the alarm topic when two 5-minute
+// periods pass without one, missing data counting as silence.
+func TestAlertPathHasADeadMansSwitch(t *testing.T) {
+	topicID, topic := doc.first(t, "AWS::SNS::Topic", "AlertHeartbeat")
+	if k := joined(topic.Properties["KmsMasterKeyId"]); !strings.Contains(k, "alias/aws/sns") {
+		t.Errorf("heartbeat topic key %s; want SNS's own (publishers need no key grant)", k)
+	}
+	_, td := doc.taskDefinition(t, "AlertmanagerTask")
+	role := refOf(t, td.Properties["TaskRoleArn"])
+	published := false
+	for _, s := range doc.statementsOf(role) {
+		actions := toStrings(asList(s["Action"]))
+		if slices.Contains(actions, "sns:Publish") {
+			published = joined(s["Resource"]) == `{"Ref":"`+topicID+`"}`
+			if !published {
+				t.Errorf("Alertmanager may publish to %s; want the heartbeat topic only", joined(s["Resource"]))
+			}
+		}
+	}
+	if !published {
+		t.Error("Alertmanager's task role may not publish to the heartbeat topic")
+	}
+	found := false
+	for id, a := range doc.ofType("AWS::CloudWatch::Alarm") {
+		if a.Properties["MetricName"] != "NumberOfMessagesPublished" {
+			continue
+		}
+		found = true
+		dims, _ := json.Marshal(a.Properties["Dimensions"])
+		actions, _ := json.Marshal(a.Properties["AlarmActions"])
+		if a.Properties["Namespace"] != "AWS/SNS" || !strings.Contains(string(dims), topicID) ||
+			a.Properties["ComparisonOperator"] != "LessThanThreshold" || a.Properties["Threshold"] != float64(1) ||
+			a.Properties["TreatMissingData"] != "breaching" || a.Properties["EvaluationPeriods"] != float64(2) ||
+			a.Properties["Period"] != float64(300) || !strings.Contains(string(actions), `"Ref":"AlarmTopic`) {
+			t.Errorf("alarm %s: %v", id, a.Properties)
+		}
+	}
+	if !found {
+		t.Error("no alarm watches the heartbeat topic")
+	}
 }

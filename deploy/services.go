@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsservicediscovery"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -45,6 +46,7 @@ type deployed struct {
 	minTasks    int
 	secrets     map[string]awssecretsmanager.Secret // generated, by construct ID
 	bucket      awss3.Bucket                        // Loki's
+	heartbeat   awssns.Topic                        // Alertmanager's dead man's switch
 }
 
 // alloy is alloy-custom: at least two tasks, spread by ECS over the private

@@ -320,14 +320,18 @@ func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 }
 
 // Loki's task role may do what Loki's S3 client does on its bucket, mount
-// its EFS, and nothing else; Grafana's may mount its EFS; the others get
-// nothing.
+// its EFS, and nothing else; Grafana's may mount its EFS; Alertmanager's
+// may publish its heartbeat; the others get nothing.
 func TestLokiTaskRoleIsScopedToItsBucket(t *testing.T) {
 	var got []string
 	for id, r := range doc.ofType("AWS::IAM::Policy") {
 		roles, _ := json.Marshal(r.Properties["Roles"])
 		if strings.Contains(string(roles), "AlertmanagerTaskTaskRole") {
-			t.Errorf("%s grants AlertmanagerTaskTaskRole permissions it does not need", id)
+			// Publishing the heartbeat (TestAlertPathHasADeadMansSwitch), nothing else.
+			stmts, _ := json.Marshal(r.Properties["PolicyDocument"])
+			if !regexp.MustCompile(`^\{"Statement":\[\{"Action":"sns:Publish","Effect":"Allow","Resource":\{"Ref":"AlertHeartbeat[0-9A-F]{8}"\}\}\],"Version":"2012-10-17"\}$`).Match(stmts) {
+				t.Errorf("%s grants Alertmanager's task role %s; want publishing its heartbeat only", id, stmts)
+			}
 		}
 		if strings.Contains(string(roles), "AlloyTaskTaskRole") {
 			stmts, _ := json.Marshal(r.Properties["PolicyDocument"])

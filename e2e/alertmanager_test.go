@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +30,7 @@ type alertmanager struct {
 
 // startAlertmanager renders the config with env (ALERT_WEBHOOK_URL,
 // ALERT_RECEIVER, ...) and runs Alertmanager on a free port, without
-// clustering.
+// clustering, with env in its environment too (AWS credentials for SNS).
 func startAlertmanager(t testing.TB, env ...string) *alertmanager {
 	t.Helper()
 	dir := t.TempDir()
@@ -40,7 +41,7 @@ func startAlertmanager(t testing.TB, env ...string) *alertmanager {
 	}
 	port := testutil.FreePort(t)
 	am := &alertmanager{url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	am.process = start(t, "alertmanager", nil, amBin,
+	am.process = start(t, "alertmanager", env, amBin,
 		"--config.file="+filepath.Join(dir, "config", "alertmanager.yml"),
 		"--storage.path="+filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
@@ -418,12 +419,81 @@ func TestAlertmanagerConfigRefusesBadSettings(t *testing.T) {
 		"ALERT_RECEIVER=slack":    "ALERT_TARGET",
 		"ALERT_RECEIVER=telegram": "ALERT_TARGET",
 		"ALERT_RECEIVER=pager":    "must be one of",
+		// The heartbeat needs its topic; a typo is no silent "none".
+		"ALERT_HEARTBEAT_RECEIVER=heartbeat": "ALERT_HEARTBEAT_TOPIC_ARN",
+		"ALERT_HEARTBEAT_RECEIVER=sns":       "must be heartbeat or none",
 	} {
 		cmd := exec.Command(filepath.Join(repoRoot, "scripts", "render-alertmanager.sh"), t.TempDir())
-		cmd.Env = append(os.Environ(), env, "ALERT_TARGET=", "ALERT_WEBHOOK_URL=")
+		cmd.Env = append(os.Environ(), env, "ALERT_TARGET=", "ALERT_WEBHOOK_URL=", "ALERT_HEARTBEAT_TOPIC_ARN=")
 		out, err := cmd.CombinedOutput()
 		if err == nil || !strings.Contains(string(out), want) {
 			t.Errorf("%s: err %v, output %q, want it to name %q", env, err, out, want)
 		}
 	}
+}
+
+// TestHeartbeatReachesSNS is the dead man's switch end to end: Loki's ruler
+// on the shipped rules fires Watchdog, Alertmanager's heartbeat receiver
+// publishes it to the SNS topic (a stand-in speaking SNS's query API here;
+// in AWS a CloudWatch alarm watches the topic's NumberOfMessagesPublished),
+// signed for the topic's region, and again a minute later: a silence of
+// more than that is what the alarm reports.
+func TestHeartbeatReachesSNS(t *testing.T) {
+	const topic = "arn:aws:sns:ap-northeast-2:123456789012:curated-heartbeat"
+	type publish struct {
+		at            time.Time
+		form          url.Values
+		authorization string
+	}
+	var (
+		mu        sync.Mutex
+		published []publish
+	)
+	sns := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		published = append(published, publish{time.Now(), r.PostForm, r.Header.Get("Authorization")})
+		n := len(published)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		fmt.Fprintf(w, `<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-%d</MessageId></PublishResult>`+
+			`<ResponseMetadata><RequestId>r-%d</RequestId></ResponseMetadata></PublishResponse>`, n, n)
+	}))
+	t.Cleanup(sns.Close)
+	am := startAlertmanager(t, "ALERT_HEARTBEAT_RECEIVER=heartbeat", "ALERT_HEARTBEAT_TOPIC_ARN="+topic,
+		"ALERT_HEARTBEAT_REGION=ap-northeast-2", "ALERT_HEARTBEAT_SNS_URL="+sns.URL,
+		"AWS_ACCESS_KEY_ID=AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY=example", "AWS_EC2_METADATA_DISABLED=true")
+	newLokiWithRules(t, am.url)
+
+	deadline := time.Now().Add(4 * time.Minute)
+	var got []publish
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		got = append(got[:0], published...)
+		mu.Unlock()
+		if len(got) >= 2 {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	if len(got) < 2 {
+		t.Fatalf("%d heartbeats published in 4 minutes, want 2 (one a minute): %+v", len(got), got)
+	}
+	for _, p := range got[:2] {
+		if p.form.Get("Action") != "Publish" || p.form.Get("TopicArn") != topic ||
+			!strings.Contains(p.form.Get("Message"), "alert path is alive") {
+			t.Errorf("published %v, want Action=Publish to %s with the heartbeat message", p.form, topic)
+		}
+		if !strings.Contains(p.authorization, "/ap-northeast-2/sns/aws4_request") {
+			t.Errorf("Authorization %q is not signed for SNS in the topic's region", p.authorization)
+		}
+	}
+	gap := got[1].at.Sub(got[0].at)
+	if gap < 50*time.Second || gap > 90*time.Second {
+		t.Errorf("heartbeats %.0f s apart, want about a minute (group_interval 1m)", gap.Seconds())
+	}
+	t.Logf("heartbeats at %s and %s (%.0f s apart)", got[0].at.Format(time.TimeOnly), got[1].at.Format(time.TimeOnly), gap.Seconds())
 }

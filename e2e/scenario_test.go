@@ -541,6 +541,9 @@ func replayDay(t *testing.T, lokiURL string, files []ruleFile, from, to time.Tim
 	for _, f := range files {
 		for _, g := range f.Groups {
 			for _, r := range g.Rules {
+				if r.Alert == "Watchdog" {
+					continue // fires by design: the dead man's switch
+				}
 				// query_range returns at most 11,000 points per series: a
 				// day at 30 s is 2,760.
 				q := url.Values{"query": {r.Expr}, "start": {strconv.FormatInt(from.Unix(), 10)},

@@ -11,6 +11,9 @@
 #                          discord), bot token (telegram) or SMTP password (email)
 #   ALERT_TELEGRAM_CHAT_ID telegram only
 #   ALERT_EMAIL_TO, ALERT_EMAIL_FROM, ALERT_SMTP_SMARTHOST (host:port), ALERT_SMTP_USERNAME   email only
+#   ALERT_HEARTBEAT_RECEIVER  heartbeat | none (default): where the always-firing Watchdog goes
+#   ALERT_HEARTBEAT_TOPIC_ARN, ALERT_HEARTBEAT_REGION, ALERT_HEARTBEAT_SNS_URL   heartbeat only
+#                          (the SNS topic, its region, and an endpoint other than AWS's)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +40,15 @@ case "$receiver" in
   *) fail "ALERT_RECEIVER=$receiver: must be one of webhook, slack, msteams, discord, telegram, email, none" ;;
 esac
 
+heartbeat=${ALERT_HEARTBEAT_RECEIVER:-none}
+case "$heartbeat" in
+  none) ;;
+  heartbeat)
+    [[ "${ALERT_HEARTBEAT_TOPIC_ARN:-}" =~ ^arn:aws[a-z-]*:sns: ]] || fail "ALERT_HEARTBEAT_RECEIVER=heartbeat needs ALERT_HEARTBEAT_TOPIC_ARN: an SNS topic ARN"
+    [ -n "${ALERT_HEARTBEAT_REGION:-}" ] || fail "ALERT_HEARTBEAT_RECEIVER=heartbeat needs ALERT_HEARTBEAT_REGION" ;;
+  *) fail "ALERT_HEARTBEAT_RECEIVER=$heartbeat: must be heartbeat or none" ;;
+esac
+
 mkdir -p "$out/templates" "$out/secrets"
 out=$(cd "$out" && pwd)
 cp configs/alertmanager/templates/*.tmpl "$out/templates/"
@@ -52,8 +64,13 @@ config=${config//'${ALERT_EMAIL_TO}'/${ALERT_EMAIL_TO:-alerts@example.invalid}}
 config=${config//'${ALERT_EMAIL_FROM}'/${ALERT_EMAIL_FROM:-alloy-curated@example.invalid}}
 config=${config//'${ALERT_SMTP_SMARTHOST}'/${ALERT_SMTP_SMARTHOST:-localhost:25}}
 config=${config//'${ALERT_SMTP_USERNAME}'/${ALERT_SMTP_USERNAME:-}}
+config=${config//'${ALERT_HEARTBEAT_RECEIVER}'/$heartbeat}
+# Unused with none, but Alertmanager validates every receiver it reads.
+config=${config//'${ALERT_HEARTBEAT_TOPIC_ARN}'/${ALERT_HEARTBEAT_TOPIC_ARN:-arn:aws:sns:us-east-1:000000000000:unused}}
+config=${config//'${ALERT_HEARTBEAT_REGION}'/${ALERT_HEARTBEAT_REGION:-us-east-1}}
+config=${config//'${ALERT_HEARTBEAT_SNS_URL}'/${ALERT_HEARTBEAT_SNS_URL:-}}
 if [[ "$config" =~ \$\{[A-Z_]+\} ]]; then
   fail "configs/alertmanager/alertmanager.yml has a placeholder this script does not fill: $(grep -o '\${[A-Z_]*}' <<<"$config" | sort -u | tr '\n' ' ')"
 fi
 printf '%s\n' "$config" >"$out/alertmanager.yml"
-echo "render-alertmanager: $out/alertmanager.yml (receiver $receiver)"
+echo "render-alertmanager: $out/alertmanager.yml (receiver $receiver, heartbeat $heartbeat)"
