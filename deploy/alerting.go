@@ -21,6 +21,8 @@ const (
 	lokiRulesDir    = "/etc/loki/rules" // ruler's local storage: <dir>/<tenant>/*.yaml
 	lokiRulesTenant = "fake"            // Loki's tenant with auth_enabled: false
 	amConfigDir     = "/etc/alertmanager"
+	// alertmanagerUID is the Alertmanager image's user and group (nobody).
+	alertmanagerUID = "65534"
 )
 
 // sharedFiles are the files the deployment shares with `make up` and the
@@ -178,6 +180,10 @@ func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 			StartPeriod: awscdk.Duration_Seconds(jsii.Number(20)),
 		},
 	})
+	// Silences and the notification log on EFS: a replaced task keeps the
+	// silences people set and does not notify again what it already sent.
+	state := s.stateVolume(td, "AlertmanagerData", "alertmanager-data", "/alertmanager", alertmanagerUID, alertmanagerUID)
+	am.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/alertmanager"), SourceVolume: jsii.String("alertmanager-data"), ReadOnly: jsii.Bool(false)})
 	files := []configFile{{name: "alertmanager.yml", content: jsii.String(s.alertmanagerConfig(d.heartbeat))}}
 	for _, name := range slices.Sorted(maps.Keys(s.files.AMTemplate)) {
 		files = append(files, configFile{name: "templates/" + name, content: jsii.String(s.files.AMTemplate[name])})
@@ -185,11 +191,13 @@ func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 	// The receivers read these at send time. Alertmanager's image runs as
 	// nobody (65534): the secret is that user's alone.
 	files = append(files,
-		configFile{name: "secrets/target", secret: awsecs.Secret_FromSecretsManager(target, nil), owner: "65534:65534"},
+		configFile{name: "secrets/target", secret: awsecs.Secret_FromSecretsManager(target, nil), owner: alertmanagerUID + ":" + alertmanagerUID},
 		configFile{name: "secrets/telegram_chat_id", content: s.params.alerts.telegramChatID},
 	)
 	s.configFiles(td, am, "alertmanager-config", amConfigDir, files)
 	d.svc = s.service("Alertmanager", td, "alertmanager", 1)
+	mountAfter(d.svc, state)
+	state.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Alertmanager keeps its silences and notification log"))
 	return d, target
 }
 

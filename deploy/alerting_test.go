@@ -240,3 +240,23 @@ func TestAlertPathHasADeadMansSwitch(t *testing.T) {
 		t.Error("no alarm watches the heartbeat topic")
 	}
 }
+
+// Alertmanager keeps its silences and notification log (--storage.path) on
+// EFS: a replaced task neither forgets the silences people set nor sends
+// again what it already sent.
+func TestAlertmanagerStateIsOnEFS(t *testing.T) {
+	c := doc.container(t, "AlertmanagerTask", "alertmanager")
+	if args := strings.Join(toStrings(c["Command"]), " "); !strings.Contains(args, "--storage.path=/alertmanager") {
+		t.Fatalf("Alertmanager command %q; want --storage.path=/alertmanager", args)
+	}
+	mounts, _ := json.Marshal(c["MountPoints"])
+	if !strings.Contains(string(mounts), `"ContainerPath":"/alertmanager"`) || !strings.Contains(string(mounts), `"SourceVolume":"alertmanager-data"`) {
+		t.Fatalf("Alertmanager mounts %s; want its state volume at /alertmanager", mounts)
+	}
+	_, td := doc.taskDefinition(t, "AlertmanagerTask")
+	volumes, _ := json.Marshal(td.Properties["Volumes"])
+	if !regexp.MustCompile(`\{"EFSVolumeConfiguration":\{"AuthorizationConfig":\{"AccessPointId":\{"Ref":"AlertmanagerDataAlertmanagerDataAccessPoint[0-9A-F]{8}"\},"IAM":"ENABLED"\},` +
+		`"FilesystemId":\{"Ref":"AlertmanagerData[0-9A-F]{8}"\},"TransitEncryption":"ENABLED"\},"Name":"alertmanager-data"\}`).Match(volumes) {
+		t.Errorf("Alertmanager's volumes %s; want alertmanager-data on its encrypted EFS through an access point", volumes)
+	}
+}

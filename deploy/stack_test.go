@@ -303,6 +303,7 @@ func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 	want := []string{
 		"AlbSecurityGroup:443<-0.0.0.0/0",
 		"AlbSecurityGroup:80<-0.0.0.0/0",
+		"AlertmanagerDataEfsSecurityGroup:2049<-AlertmanagerSg",
 		"AlertmanagerSg:9093<-GrafanaSg",
 		"AlertmanagerSg:9093<-LokiSg",
 		"AlloySg:8080<-AlbSecurityGroup",
@@ -321,16 +322,18 @@ func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 
 // Loki's task role may do what Loki's S3 client does on its bucket, mount
 // its EFS, and nothing else; Grafana's may mount its EFS; Alertmanager's
-// may publish its heartbeat; the others get nothing.
+// may publish its heartbeat and mount its EFS; the others get nothing.
 func TestLokiTaskRoleIsScopedToItsBucket(t *testing.T) {
 	var got []string
 	for id, r := range doc.ofType("AWS::IAM::Policy") {
 		roles, _ := json.Marshal(r.Properties["Roles"])
 		if strings.Contains(string(roles), "AlertmanagerTaskTaskRole") {
-			// Publishing the heartbeat (TestAlertPathHasADeadMansSwitch), nothing else.
+			// Publishing the heartbeat (TestAlertPathHasADeadMansSwitch) and
+			// mounting its state's EFS, nothing else.
 			stmts, _ := json.Marshal(r.Properties["PolicyDocument"])
-			if !regexp.MustCompile(`^\{"Statement":\[\{"Action":"sns:Publish","Effect":"Allow","Resource":\{"Ref":"AlertHeartbeat[0-9A-F]{8}"\}\}\],"Version":"2012-10-17"\}$`).Match(stmts) {
-				t.Errorf("%s grants Alertmanager's task role %s; want publishing its heartbeat only", id, stmts)
+			if !regexp.MustCompile(`^\{"Statement":\[\{"Action":"sns:Publish","Effect":"Allow","Resource":\{"Ref":"AlertHeartbeat[0-9A-F]{8}"\}\},` +
+				`\{"Action":\["elasticfilesystem:ClientMount","elasticfilesystem:ClientWrite"\],"Effect":"Allow","Resource":\{"Fn::GetAtt":\["AlertmanagerData[0-9A-F]{8}","Arn"\]\}\}\],"Version":"2012-10-17"\}$`).Match(stmts) {
+				t.Errorf("%s grants Alertmanager's task role %s; want publishing its heartbeat and mounting its EFS only", id, stmts)
 			}
 		}
 		if strings.Contains(string(roles), "AlloyTaskTaskRole") {
@@ -632,7 +635,8 @@ func TestEFSServicesWaitForMountTargets(t *testing.T) {
 		}
 		targets[string(m[1])] = append(targets[string(m[1])], id)
 	}
-	for service, fs := range map[string]string{"LokiService": "LokiData", "GrafanaService": "GrafanaData", "AlloyService": "AlloySpool"} {
+	for service, fs := range map[string]string{"LokiService": "LokiData", "GrafanaService": "GrafanaData", "AlloyService": "AlloySpool",
+		"AlertmanagerService": "AlertmanagerData"} {
 		if len(targets[fs]) < 2 {
 			t.Errorf("%s has %d mount targets; want one per AZ", fs, len(targets[fs]))
 		}
