@@ -70,7 +70,11 @@ func TestBenchHarness(t *testing.T) {
 	if len(rep.Shapes) != 4 || rep.Overload == nil || len(rep.Overload.RSSMiB) < 2 {
 		t.Errorf("shapes %d, overload %+v", len(rep.Shapes), rep.Overload)
 	}
-	for _, f := range []string{"results.md", "curated_api.cpu.pprof", "curated_api.heap.pprof"} {
+	files := []string{"results.md"}
+	for _, label := range []string{"curated", "curated_volatile", "loki", "faro"} {
+		files = append(files, label+".cpu.pprof", label+".allocs.pprof") // each receiver's first round
+	}
+	for _, f := range files {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Errorf("%s not written: %v", f, err)
 		}
