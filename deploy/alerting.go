@@ -195,7 +195,7 @@ func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 		configFile{name: "secrets/telegram_chat_id", content: s.params.alerts.telegramChatID},
 	)
 	s.configFiles(td, am, "alertmanager-config", amConfigDir, files)
-	d.svc = s.service("Alertmanager", td, "alertmanager", 1)
+	d.svc = s.service("Alertmanager", td, "alertmanager", 1, nil)
 	mountAfter(d.svc, state)
 	state.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Alertmanager keeps its silences and notification log"))
 	return d, target

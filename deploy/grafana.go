@@ -19,6 +19,8 @@ const (
 	// grafanaUID and grafanaGID are the Grafana image's user (grafana) and
 	// group (root).
 	grafanaUID, grafanaGID = "472", "0"
+	// grafanaStartMinutes is the health check grace of a starting Grafana.
+	grafanaStartMinutes = 10
 )
 
 // grafanaParams sign teammates in with the team's identity provider
@@ -149,7 +151,12 @@ func (s *services) grafana() *deployed {
 		files = append(files, configFile{name: name, content: jsii.String(s.files.Grafana[name]), gzip: true})
 	}
 	s.configFiles(td, grafana, "grafana-config", grafanaConfigDir, files)
-	d.svc = s.service("Grafana", td, "grafana", 1)
+	// Grafana migrates its database before it listens: on a first start that
+	// is hundreds of migrations, on EFS's network file system slower than
+	// on a disk (not measured here: Grafana cannot run on this project's
+	// machines). ECS's default 60 s of grace would kill it mid-migration and
+	// the circuit breaker would roll the stack back; 10 minutes leaves room.
+	d.svc = s.service("Grafana", td, "grafana", 1, awscdk.Duration_Minutes(jsii.Number(grafanaStartMinutes)))
 	mountAfter(d.svc, state)
 	state.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Grafana mounts its database"))
 	d.targetGroup = s.listener.AddTargets(jsii.String("Grafana"), &elb.AddApplicationTargetsProps{
@@ -163,7 +170,10 @@ func (s *services) grafana() *deployed {
 		Targets: &[]elb.IApplicationLoadBalancerTarget{d.svc.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
 			ContainerName: jsii.String("grafana"), ContainerPort: jsii.Number(grafanaPort),
 		})},
-		HealthCheck:         &elb.HealthCheck{Path: jsii.String(grafanaPath + "/api/health")},
+		// Healthy after two answers 15 s apart, not the default five 30 s
+		// apart: 30 s instead of 150 s before the first sign-in.
+		HealthCheck: &elb.HealthCheck{Path: jsii.String(grafanaPath + "/api/health"),
+			Interval: awscdk.Duration_Seconds(jsii.Number(15)), HealthyThresholdCount: jsii.Number(2)},
 		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(albDeregistrationDelay)),
 	})
 	return d

@@ -65,3 +65,32 @@ func TestGrafanaGetsProvisioningAndDashboards(t *testing.T) {
 		t.Errorf("Grafana's task definition is %d bytes; ECS accepts at most 64 KiB", len(b))
 	}
 }
+
+// A first start of Grafana migrates its database on EFS before it listens:
+// ECS gives it 10 minutes before load balancer checks count (not the
+// default 60 s, which would kill it mid-migration into a rollback), and the
+// target group calls it healthy after two answers 15 s apart.
+func TestGrafanaHasTimeForItsFirstStart(t *testing.T) {
+	_, svc := doc.service(t, "Grafana")
+	if g := svc.Properties["HealthCheckGracePeriodSeconds"]; g != float64(grafanaStartMinutes*60) {
+		t.Errorf("Grafana's health check grace %v s; want %d", g, grafanaStartMinutes*60)
+	}
+	found := false
+	for id, tg := range doc.ofType("AWS::ElasticLoadBalancingV2::TargetGroup") {
+		if tg.Properties["HealthCheckPath"] != grafanaPath+"/api/health" {
+			continue
+		}
+		found = true
+		if tg.Properties["HealthCheckIntervalSeconds"] != float64(15) || tg.Properties["HealthyThresholdCount"] != float64(2) {
+			t.Errorf("%s: health check every %v s, healthy after %v; want 15 s and 2", id,
+				tg.Properties["HealthCheckIntervalSeconds"], tg.Properties["HealthyThresholdCount"])
+		}
+	}
+	if !found {
+		t.Error("no target group checks Grafana's /api/health")
+	}
+	_, alloy := doc.service(t, "Alloy")
+	if g, ok := alloy.Properties["HealthCheckGracePeriodSeconds"]; ok && g.(float64) > 60 {
+		t.Errorf("alloy-custom's grace %v s: it starts in seconds, and a long grace hides a broken task", g)
+	}
+}

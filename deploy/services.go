@@ -89,7 +89,7 @@ func (s *services) alloy() *deployed {
 
 	container.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(alloySpoolPath), SourceVolume: jsii.String("alloy-spool"), ReadOnly: jsii.Bool(false)})
 
-	d.svc = s.service("Alloy", td, "alloy", s.cfg.AlloyMin)
+	d.svc = s.service("Alloy", td, "alloy", s.cfg.AlloyMin, nil)
 	mountAfter(d.svc, spool)
 	spool.Connections().AllowDefaultPortFrom(d.svc, jsii.String("alloy-custom mounts its spool"))
 	d.targetGroup = s.listener.AddTargets(jsii.String("Alloy"), &elb.AddApplicationTargetsProps{
@@ -244,7 +244,7 @@ func (s *services) loki() *deployed {
 	s.configFiles(td, loki, "loki-config", "/etc/loki", files)
 	// One task at a time (stop-first, see service): two Lokis would write
 	// the same WAL on EFS.
-	d.svc = s.service("Loki", td, "loki", 1)
+	d.svc = s.service("Loki", td, "loki", 1, nil)
 	mountAfter(d.svc, data)
 	data.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Loki mounts its WAL"))
 	return d
@@ -308,7 +308,9 @@ func (s *services) taskDefinition(id string, cpu, memoryMiB float64) awsecs.Farg
 
 // service runs td in the private subnets with its own security group and a
 // Cloud Map name; rollouts that never turn healthy roll back by themselves.
-func (s *services) service(id string, td awsecs.FargateTaskDefinition, name string, count int) awsecs.FargateService {
+// grace is how long ECS ignores load balancer health checks after a task
+// starts; 0 keeps ECS's default (60 s behind a load balancer).
+func (s *services) service(id string, td awsecs.FargateTaskDefinition, name string, count int, grace awscdk.Duration) awsecs.FargateService {
 	sg := awsec2.NewSecurityGroup(s.stack, jsii.String(id+"Sg"), &awsec2.SecurityGroupProps{
 		Vpc:              s.vpc,
 		Description:      jsii.String(name + " tasks"),
@@ -323,15 +325,16 @@ func (s *services) service(id string, td awsecs.FargateTaskDefinition, name stri
 		minHealthy, maxHealthy = 0, 100 // single-writer services: stop the old task first
 	}
 	return awsecs.NewFargateService(s.stack, jsii.String(id+"Service"), &awsecs.FargateServiceProps{
-		Cluster:           s.cluster,
-		TaskDefinition:    td,
-		DesiredCount:      jsii.Number(float64(count)),
-		MinHealthyPercent: jsii.Number(float64(minHealthy)),
-		MaxHealthyPercent: jsii.Number(float64(maxHealthy)),
-		CircuitBreaker:    &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
-		VpcSubnets:        &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
-		AssignPublicIp:    jsii.Bool(false),
-		SecurityGroups:    &[]awsec2.ISecurityGroup{sg},
+		Cluster:                s.cluster,
+		TaskDefinition:         td,
+		DesiredCount:           jsii.Number(float64(count)),
+		MinHealthyPercent:      jsii.Number(float64(minHealthy)),
+		MaxHealthyPercent:      jsii.Number(float64(maxHealthy)),
+		CircuitBreaker:         &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
+		HealthCheckGracePeriod: grace,
+		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+		AssignPublicIp:         jsii.Bool(false),
+		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
 		CloudMapOptions: &awsecs.CloudMapOptions{
 			CloudMapNamespace: s.ns,
 			Name:              jsii.String(name),
