@@ -16,6 +16,9 @@ const (
 	wafEventRate      = "EventApiRateLimit"
 	wafLoginRate      = "GrafanaLoginRateLimit"
 	wafCommonRules    = "AWSManagedRulesCommonRuleSet"
+	wafGrafanaSources = "GrafanaAllowedSources"
+	// grafanaAnywhere is every IPv4 address in CIDRs AWS WAF takes.
+	grafanaAnywhere   = "0.0.0.0/1,128.0.0.0/1"
 	wafRetryAfterSecs = "60"
 	// The body the WAF answers rate-limited requests with: the API's own
 	// error shape and code (docs/api.md), so SDKs treat it like the
@@ -46,6 +49,9 @@ func newLogBucket(stack awscdk.Stack) awss3.Bucket {
 //     component's own per-IP limits are per task), answered like the API's
 //     own 429;
 //   - a per-IP rate limit on Grafana's sign-in (password guessing);
+//   - Grafana only from the GrafanaAllowedCidrs addresses (an IP set: as
+//     many CIDRs as a team needs, where an ALB rule holds 5 values), others
+//     answered 404 as if there were nothing;
 //   - AWS's common rule set on everything but the event API. Event bodies
 //     are validated by the component itself; the managed rules' body checks
 //     (8 KB size limit, XSS and LFI patterns) would block legitimate
@@ -93,6 +99,24 @@ func newWebACL(stack awscdk.Stack, alb elb.ApplicationLoadBalancer, params stack
 		}
 	}
 
+	// AWS WAF refuses /0 in an IP set, and only once it creates the set:
+	// the template says so before anything is created.
+	awscdk.NewCfnRule(stack, jsii.String("GrafanaCidrsWithoutSlashZero"), &awscdk.CfnRuleProps{
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert:            awscdk.Fn_ConditionNot(awscdk.Fn_ConditionContains(params.grafanaAllowedCidrs, jsii.String("0.0.0.0/0"))),
+			AssertDescription: jsii.String("GrafanaAllowedCidrs: AWS WAF takes no /0; for anywhere use " + grafanaAnywhere),
+		}},
+	})
+	grafanaSources := awswafv2.NewCfnIPSet(stack, jsii.String("GrafanaAllowedSources"), &awswafv2.CfnIPSetProps{
+		Scope:            jsii.String("REGIONAL"),
+		IpAddressVersion: jsii.String("IPV4"),
+		Addresses:        params.grafanaAllowedCidrs,
+		Description:      jsii.String("Addresses that may open Grafana (GrafanaAllowedCidrs)"),
+	})
+	notFound := &awswafv2.CfnWebACL_RuleActionProperty{Block: &awswafv2.CfnWebACL_BlockActionProperty{
+		CustomResponse: &awswafv2.CfnWebACL_CustomResponseProperty{ResponseCode: jsii.Number(404)},
+	}}
+
 	acl := awswafv2.NewCfnWebACL(stack, jsii.String("WebAcl"), &awswafv2.CfnWebACLProps{
 		Scope:            jsii.String("REGIONAL"),
 		DefaultAction:    &awswafv2.CfnWebACL_DefaultActionProperty{Allow: map[string]any{}},
@@ -119,6 +143,20 @@ func newWebACL(stack awscdk.Stack, alb elb.ApplicationLoadBalancer, params stack
 					}},
 				}},
 				VisibilityConfig: visibility(wafCommonRules),
+			},
+			{
+				Name:     jsii.String(wafGrafanaSources),
+				Priority: jsii.Number(3),
+				Action:   notFound,
+				Statement: &awswafv2.CfnWebACL_StatementProperty{AndStatement: &awswafv2.CfnWebACL_AndStatementProperty{
+					Statements: &[]*awswafv2.CfnWebACL_StatementProperty{
+						path("STARTS_WITH", grafanaPath),
+						{NotStatement: &awswafv2.CfnWebACL_NotStatementProperty{Statement: &awswafv2.CfnWebACL_StatementProperty{
+							IpSetReferenceStatement: &awswafv2.CfnWebACL_IPSetReferenceStatementProperty{Arn: grafanaSources.AttrArn()},
+						}}},
+					},
+				}},
+				VisibilityConfig: visibility(wafGrafanaSources),
 			},
 		},
 	})

@@ -162,8 +162,8 @@ func (s *services) grafana() *deployed {
 	d.targetGroup = s.listener.AddTargets(jsii.String("Grafana"), &elb.AddApplicationTargetsProps{
 		Priority: jsii.Number(20),
 		Conditions: &[]elb.ListenerCondition{
+			// The allowed source addresses are the WAF's (newWebACL).
 			elb.ListenerCondition_PathPatterns(jsii.Strings(grafanaPath, grafanaPath+"/*")),
-			elb.ListenerCondition_SourceIps(s.params.grafanaAllowedCidrs),
 		},
 		Port:     jsii.Number(grafanaPort),
 		Protocol: elb.ApplicationProtocol_HTTP,

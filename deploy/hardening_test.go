@@ -277,12 +277,25 @@ func TestGrafanaOnlyFromAllowedAddressesAndSignedIn(t *testing.T) {
 			continue
 		}
 		found = true
-		if !strings.Contains(string(conds), `"Field":"source-ip","SourceIpConfig":{"Values":{"Ref":"GrafanaAllowedCidrs"}}`) {
-			t.Errorf("Grafana's listener rule %s has no source-ip condition from GrafanaAllowedCidrs", conds)
+		// The allow-list is the WAF's IP set (TestWAFLetsTheProjectsPayloadsThrough
+		// evaluates it): a listener rule holds 5 values, two of them paths.
+		if strings.Contains(string(conds), "source-ip") {
+			t.Errorf("Grafana's listener rule %s limits source addresses itself", conds)
 		}
 	}
 	if !found {
 		t.Fatal("no listener rule for Grafana")
+	}
+	_, ipSet := doc.first(t, "AWS::WAFv2::IPSet", "GrafanaAllowedSources")
+	if addrs, _ := json.Marshal(ipSet.Properties["Addresses"]); string(addrs) != `{"Ref":"GrafanaAllowedCidrs"}` || ipSet.Properties["IPAddressVersion"] != "IPV4" {
+		t.Errorf("Grafana's IP set: %v; want the GrafanaAllowedCidrs addresses", ipSet.Properties)
+	}
+	if d := doc.Parameters["GrafanaAllowedCidrs"]["Default"]; d != grafanaAnywhere {
+		t.Errorf("GrafanaAllowedCidrs defaults to %v; want %s (WAF takes no /0)", d, grafanaAnywhere)
+	}
+	slashZero, _ := json.Marshal(doc.Rules["GrafanaCidrsWithoutSlashZero"])
+	if !strings.Contains(string(slashZero), `"Fn::Contains":[{"Ref":"GrafanaAllowedCidrs"},"0.0.0.0/0"]`) {
+		t.Errorf("no template rule refuses 0.0.0.0/0 in GrafanaAllowedCidrs: %s", slashZero)
 	}
 	checkEnv(t, "grafana", doc.container(t, "GrafanaTask", "grafana"), map[string]string{
 		"GF_AUTH_ANONYMOUS_ENABLED": "false",

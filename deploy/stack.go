@@ -226,9 +226,10 @@ func newParams(stack awscdk.Stack) stackParams {
 			AllowedPattern: jsii.String(`[a-z0-9]([a-z0-9.-]*[a-z0-9])?`),
 		}),
 		grafanaAllowedCidrs: awscdk.NewCfnParameter(stack, jsii.String("GrafanaAllowedCidrs"), &awscdk.CfnParameterProps{
-			Type:        jsii.String("CommaDelimitedList"),
-			Default:     jsii.String("0.0.0.0/0"),
-			Description: jsii.String("Up to 5 IPv4 CIDRs that may open Grafana (its sign-in page included); others get 404. Default: anywhere"),
+			Type:    jsii.String("CommaDelimitedList"),
+			Default: jsii.String(grafanaAnywhere),
+			Description: jsii.String("IPv4 CIDRs that may open Grafana (its sign-in page included), as many as needed; others get 404. " +
+				"Default: anywhere (" + grafanaAnywhere + "; AWS WAF takes no /0)"),
 		}).ValueAsList(),
 		eventRateLimit: awscdk.NewCfnParameter(stack, jsii.String("EventRateLimit"), &awscdk.CfnParameterProps{
 			Type:        jsii.String("Number"),

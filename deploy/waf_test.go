@@ -14,6 +14,8 @@ import (
 type wafRequest struct {
 	name, method, path, query string
 	body                      []byte
+	// outside: from an address outside the GrafanaAllowedCidrs IP set.
+	outside bool
 }
 
 // reaching evaluates the synthesized web ACL for r and returns the rules
@@ -32,8 +34,10 @@ func reaching(t *testing.T, rules []any, r wafRequest) []string {
 			scope = stmt["RateBasedStatement"].(map[string]any)["ScopeDownStatement"]
 		case stmt["ManagedRuleGroupStatement"] != nil:
 			scope = stmt["ManagedRuleGroupStatement"].(map[string]any)["ScopeDownStatement"]
+		case rule["Action"] != nil: // a plain rule: its statement decides
+			scope = stmt
 		default:
-			t.Fatalf("rule %v: this evaluator knows rate-based and managed rule groups only", rule["Name"])
+			t.Fatalf("rule %v: this evaluator knows rate-based, managed and plain rules only", rule["Name"])
 		}
 		if scope == nil || wafMatches(t, scope.(map[string]any), r) {
 			out = append(out, rule["Name"].(string))
@@ -61,6 +65,8 @@ func wafMatches(t *testing.T, s map[string]any, r wafRequest) bool {
 			}
 		}
 		return and
+	case s["IPSetReferenceStatement"] != nil:
+		return !r.outside
 	case s["ByteMatchStatement"] != nil:
 		bm := s["ByteMatchStatement"].(map[string]any)
 		var field string
@@ -175,6 +181,11 @@ func TestWAFLetsTheProjectsPayloadsThrough(t *testing.T) {
 		{wafRequest{name: "dashboard", method: "GET", path: "/grafana/d/overview"}, []string{wafCommonRules}},
 		{wafRequest{name: "sign-in", method: "POST", path: "/grafana/login"}, []string{wafLoginRate, wafCommonRules}},
 		{wafRequest{name: "scanner", method: "GET", path: "/.env"}, []string{wafCommonRules}},
+		// Grafana from elsewhere is answered 404; the event API is for
+		// browsers everywhere.
+		{wafRequest{name: "dashboard from elsewhere", method: "GET", path: "/grafana/d/overview", outside: true}, []string{wafCommonRules, wafGrafanaSources}},
+		{wafRequest{name: "sign-in from elsewhere", method: "POST", path: "/grafana/login", outside: true}, []string{wafLoginRate, wafCommonRules, wafGrafanaSources}},
+		{wafRequest{name: "events from elsewhere", method: "POST", path: "/v1/events", outside: true}, []string{wafEventRate}},
 	} {
 		if got := reaching(t, rules, c.r); !slices.Equal(got, c.want) {
 			t.Errorf("%s: reaches %v; want %v", c.r.name, got, c.want)
@@ -193,6 +204,12 @@ func TestWAFLetsTheProjectsPayloadsThrough(t *testing.T) {
 			}
 			if rule["Name"] == wafEventRate && !strings.Contains(string(raw), `"Limit":{"Ref":"EventRateLimit"}`) {
 				t.Errorf("%s limit does not come from the EventRateLimit parameter: %s", wafEventRate, raw)
+			}
+		case wafGrafanaSources:
+			block, _ := json.Marshal(rule["Action"])
+			if !strings.Contains(string(block), `"ResponseCode":404`) ||
+				!regexp.MustCompile(`"IPSetReferenceStatement":\{"Arn":\{"Fn::GetAtt":\["GrafanaAllowedSources","Arn"\]\}\}`).Match(raw) {
+				t.Errorf("%s: %s; want 404 for sources outside the GrafanaAllowedSources IP set", wafGrafanaSources, raw)
 			}
 		case wafCommonRules:
 			if !strings.Contains(string(raw), `"RuleActionOverrides":[{"ActionToUse":{"Count":{}},"Name":"SizeRestrictions_BODY"}]`) {
