@@ -2,7 +2,9 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscertificatemanager"
 	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awswafv2"
 	"github.com/aws/jsii-runtime-go"
@@ -165,4 +167,46 @@ func newWebACL(stack awscdk.Stack, alb elb.ApplicationLoadBalancer, params stack
 		WebAclArn:   acl.AttrArn(),
 	})
 	return acl
+}
+
+// certificateAndDNS returns the HTTPS listener's certificate: CertificateArn
+// when given, else one the stack requests from ACM for DomainName,
+// validated by DNS in HostedZoneId (CloudFormation writes the validation
+// record and waits for the certificate). With HostedZoneId, DomainName is
+// also an alias of the ALB there. A template rule refuses a deploy with
+// neither, which would wait for a certificate nobody can validate.
+func certificateAndDNS(stack awscdk.Stack, params stackParams, alb elb.ApplicationLoadBalancer) *string {
+	awscdk.NewCfnRule(stack, jsii.String("CertificateOrHostedZone"), &awscdk.CfnRuleProps{
+		Assertions: &[]*awscdk.CfnRuleAssertion{{
+			Assert: awscdk.Fn_ConditionOr(
+				awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(params.certificateArn, jsii.String(""))),
+				awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(params.hostedZoneID, jsii.String("")))),
+			AssertDescription: jsii.String("Give CertificateArn, or HostedZoneId for the stack to create and validate a certificate of DomainName"),
+		}},
+	})
+	create := awscdk.NewCfnCondition(stack, jsii.String("CreateCertificate"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionEquals(params.certificateArn, jsii.String("")),
+	})
+	hasZone := awscdk.NewCfnCondition(stack, jsii.String("HasHostedZone"), &awscdk.CfnConditionProps{
+		Expression: awscdk.Fn_ConditionNot(awscdk.Fn_ConditionEquals(params.hostedZoneID, jsii.String(""))),
+	})
+	cert := awscertificatemanager.NewCfnCertificate(stack, jsii.String("Certificate"), &awscertificatemanager.CfnCertificateProps{
+		DomainName:       params.domainName,
+		ValidationMethod: jsii.String("DNS"),
+		DomainValidationOptions: &[]*awscertificatemanager.CfnCertificate_DomainValidationOptionProperty{{
+			DomainName: params.domainName, HostedZoneId: params.hostedZoneID,
+		}},
+	})
+	cert.CfnOptions().SetCondition(create)
+	record := awsroute53.NewCfnRecordSet(stack, jsii.String("DomainAlias"), &awsroute53.CfnRecordSetProps{
+		HostedZoneId: params.hostedZoneID,
+		Name:         params.domainName,
+		Type:         jsii.String("A"),
+		AliasTarget: &awsroute53.CfnRecordSet_AliasTargetProperty{
+			DnsName:      alb.LoadBalancerDnsName(),
+			HostedZoneId: alb.LoadBalancerCanonicalHostedZoneId(),
+		},
+	})
+	record.CfnOptions().SetCondition(hasZone)
+	return awscdk.Token_AsString(awscdk.Fn_ConditionIf(create.LogicalId(), cert.Ref(), params.certificateArn), nil)
 }

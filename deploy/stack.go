@@ -77,6 +77,7 @@ var lokiPushURL = fmt.Sprintf("http://%s:%d/loki/api/v1/push", lokiHostName, lok
 // deploy time, which change without a new synth.
 type stackParams struct {
 	certificateArn      *string
+	hostedZoneID        *string
 	alloyImageTag       *string
 	collabmakerOrigins  *string
 	domainName          *string
@@ -147,7 +148,7 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	https := alb.AddListener(jsii.String("Https"), &elb.BaseApplicationListenerProps{
 		Port:         jsii.Number(443),
 		Protocol:     elb.ApplicationProtocol_HTTPS,
-		Certificates: &[]elb.IListenerCertificate{elb.ListenerCertificate_FromArn(params.certificateArn)},
+		Certificates: &[]elb.IListenerCertificate{elb.ListenerCertificate_FromArn(certificateAndDNS(stack, params, alb))},
 		SslPolicy:    elb.SslPolicy_RECOMMENDED_TLS,
 		DefaultAction: elb.ListenerAction_FixedResponse(jsii.Number(404), &elb.FixedResponseOptions{
 			ContentType: jsii.String("text/plain"), MessageBody: jsii.String("not found"),
@@ -210,8 +211,16 @@ func newParams(stack awscdk.Stack) stackParams {
 	}
 	return stackParams{
 		certificateArn: str("CertificateArn", &awscdk.CfnParameterProps{
-			Description:    jsii.String("ACM certificate ARN of DomainName, in the stack's region, for the ALB's HTTPS listener"),
-			AllowedPattern: jsii.String("arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+"),
+			Default: jsii.String(""),
+			Description: jsii.String("ACM certificate ARN of DomainName, in the stack's region, for the ALB's HTTPS listener; " +
+				"empty to have the stack create one, validated in HostedZoneId"),
+			AllowedPattern: jsii.String("(arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+)?"),
+		}),
+		hostedZoneID: str("HostedZoneId", &awscdk.CfnParameterProps{
+			Default: jsii.String(""),
+			Description: jsii.String("Route 53 public hosted zone of DomainName: the stack points DomainName at the ALB there " +
+				"(and validates the certificate it creates when CertificateArn is empty); empty to manage DNS yourself"),
+			AllowedPattern: jsii.String("(Z[A-Z0-9]{1,31})?"),
 		}),
 		alloyImageTag: str("AlloyImageTag", &awscdk.CfnParameterProps{
 			Description:    jsii.String("Tag of the alloy-custom image in ECR (<ecrPrefix>/alloy-custom), as pushed by scripts/push-images.sh, for example v1.19.0-curated.abc1234"),

@@ -123,9 +123,11 @@ func TestAlbTerminatesTLSAndRedirectsHTTP(t *testing.T) {
 	})
 	check(t, func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::ElasticLoadBalancingV2::Listener"), map[string]any{
-			"Port":         443,
-			"Protocol":     "HTTPS",
-			"Certificates": []any{map[string]any{"CertificateArn": map[string]any{"Ref": "CertificateArn"}}},
+			"Port":     443,
+			"Protocol": "HTTPS",
+			// The given certificate, or the one the stack creates (TestCertificateAndDNSWhenAsked).
+			"Certificates": []any{map[string]any{"CertificateArn": map[string]any{
+				"Fn::If": []any{"CreateCertificate", map[string]any{"Ref": "Certificate"}, map[string]any{"Ref": "CertificateArn"}}}}},
 			"DefaultActions": []any{assertions.Match_ObjectLike(&map[string]any{
 				"Type": "fixed-response",
 			})},
@@ -143,8 +145,42 @@ func TestAlbTerminatesTLSAndRedirectsHTTP(t *testing.T) {
 			}},
 		})
 	})
-	if p := doc.Parameters["CertificateArn"]; p["Type"] != "String" || p["Default"] != nil {
-		t.Errorf("CertificateArn parameter = %v; want a String without default", p)
+	if p := doc.Parameters["CertificateArn"]; p["Type"] != "String" || p["Default"] != "" {
+		t.Errorf("CertificateArn parameter = %v; want a String, empty by default (the stack creates one)", p)
+	}
+}
+
+// Without CertificateArn the stack requests DomainName's certificate from
+// ACM, validated by DNS in HostedZoneId; with HostedZoneId it points
+// DomainName at the ALB; with neither, the template refuses to start.
+func TestCertificateAndDNSWhenAsked(t *testing.T) {
+	certs := doc.ofType("AWS::CertificateManager::Certificate")
+	cert, ok := certs["Certificate"]
+	if !ok || len(certs) != 1 {
+		t.Fatalf("certificates %v; want one, Certificate", certs)
+	}
+	validation, _ := json.Marshal(cert.Properties["DomainValidationOptions"])
+	if cert.Condition != "CreateCertificate" || cert.Properties["ValidationMethod"] != "DNS" ||
+		string(validation) != `[{"DomainName":{"Ref":"DomainName"},"HostedZoneId":{"Ref":"HostedZoneId"}}]` {
+		t.Errorf("certificate: condition %q, %v; want DNS validation of DomainName in HostedZoneId, only without CertificateArn", cert.Condition, cert.Properties)
+	}
+	cond, _ := json.Marshal(doc.Conditions["CreateCertificate"])
+	if string(cond) != `{"Fn::Equals":[{"Ref":"CertificateArn"},""]}` {
+		t.Errorf("CreateCertificate is %s", cond)
+	}
+	records := doc.ofType("AWS::Route53::RecordSet")
+	alias, ok := records["DomainAlias"]
+	if !ok || len(records) != 1 {
+		t.Fatalf("record sets %v; want DomainAlias", records)
+	}
+	target, _ := json.Marshal(alias.Properties["AliasTarget"])
+	if alias.Condition != "HasHostedZone" || alias.Properties["Type"] != "A" ||
+		!strings.Contains(string(target), `"DNSName":{"Fn::GetAtt":["Alb`) || !strings.Contains(string(target), `"CanonicalHostedZoneID"]}`) {
+		t.Errorf("DomainAlias: condition %q, %v; want an A alias of the ALB in HostedZoneId", alias.Condition, alias.Properties)
+	}
+	if rule, _ := json.Marshal(doc.Rules["CertificateOrHostedZone"]); !strings.Contains(string(rule), `"Fn::Or"`) ||
+		!strings.Contains(string(rule), `{"Ref":"CertificateArn"}`) || !strings.Contains(string(rule), `{"Ref":"HostedZoneId"}`) {
+		t.Errorf("no template rule requires CertificateArn or HostedZoneId: %s", rule)
 	}
 }
 
