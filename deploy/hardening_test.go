@@ -12,6 +12,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
 )
 
 // ecrImage is how an image of the account's ECR in the test region renders.
@@ -451,4 +455,44 @@ func (d template) first(t *testing.T, typ, prefix string) (string, resource) {
 	}
 	t.Fatalf("no %s %s", typ, prefix)
 	return "", resource{}
+}
+
+// ECS Exec is opt-in (-c ecsExec=true): off, no service allows it; on, the
+// Loki, Grafana and Alertmanager services do (alloy-custom's scratch image
+// has nothing to run), their task roles get the ssmmessages actions, and
+// cdk-nag still finds nothing unsuppressed.
+func TestECSExecIsOptIn(t *testing.T) {
+	for id, svc := range doc.ofType("AWS::ECS::Service") {
+		if svc.Properties["EnableExecuteCommand"] == true {
+			t.Errorf("%s allows ECS Exec without -c ecsExec=true", id)
+		}
+	}
+	app := awscdk.NewApp(nil)
+	cfg, err := defaultConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Region, cfg.ECSExec = testRegion, true
+	stack := NewCuratedStack(app, "ExecTest", cfg, shared, &awscdk.StackProps{Env: &awscdk.Environment{Region: jsii.String(testRegion)}})
+	checkWithNag(app, false)
+	var withExec template
+	raw, _ := json.Marshal(assertions.Template_FromStack(stack, nil).ToJSON())
+	if err := json.Unmarshal(raw, &withExec); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"LokiService", "GrafanaService", "AlertmanagerService", "AlloyService"} {
+		_, svc := withExec.first(t, "AWS::ECS::Service", prefix)
+		if want := prefix != "AlloyService"; svc.Properties["EnableExecuteCommand"] != want {
+			t.Errorf("%s: EnableExecuteCommand %v; want %v", prefix, svc.Properties["EnableExecuteCommand"], want)
+		}
+	}
+	_, td := withExec.taskDefinition(t, "LokiTask")
+	grants, _ := json.Marshal(withExec.statementsOf(refOf(t, td.Properties["TaskRoleArn"])))
+	if !strings.Contains(string(grants), "ssmmessages:CreateControlChannel") {
+		t.Errorf("Loki's task role cannot open an ECS Exec session: %s", grants)
+	}
+	rule := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	for _, e := range *assertions.Annotations_FromStack(stack).FindError(jsii.String("*"), rule) {
+		t.Errorf("with ECS Exec, cdk-nag: %s: %v", *e.Id, e.Entry.Data)
+	}
 }

@@ -65,6 +65,13 @@ func configFromContext(app awscdk.App) (Config, error) {
 		*dst = n
 		return nil
 	}
+	switch v, _ := app.Node().TryGetContext(jsii.String("ecsExec")).(string); v {
+	case "", "false":
+	case "true":
+		cfg.ECSExec = true
+	default:
+		return cfg, fmt.Errorf("context ecsExec: want true or false, got %q", v)
+	}
 	str("environment", &cfg.Environment)
 	str("ecrPrefix", &cfg.ECRPrefix)
 	cfg.Region = os.Getenv("CDK_DEFAULT_REGION")

@@ -320,6 +320,11 @@ func (s *services) service(id string, td awsecs.FargateTaskDefinition, name stri
 	// this task's images and read its secrets; the ECR token call has no
 	// resource to scope to.
 	suppress(td.ExecutionRole(), "AwsSolutions-IAM5", "ecr:GetAuthorizationToken does not support resource-level permissions", "Resource::*")
+	// alloy-custom's image is FROM scratch: ECS Exec would find nothing to run.
+	exec := s.cfg.ECSExec && name != "alloy"
+	if exec {
+		suppress(td.TaskRole(), "AwsSolutions-IAM5", "ECS Exec's ssmmessages actions support no resource-level permissions", "Resource::*")
+	}
 	minHealthy, maxHealthy := 100, 200
 	if count == 1 {
 		minHealthy, maxHealthy = 0, 100 // single-writer services: stop the old task first
@@ -332,6 +337,7 @@ func (s *services) service(id string, td awsecs.FargateTaskDefinition, name stri
 		MaxHealthyPercent:      jsii.Number(float64(maxHealthy)),
 		CircuitBreaker:         &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
 		HealthCheckGracePeriod: grace,
+		EnableExecuteCommand:   jsii.Bool(exec),
 		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
 		AssignPublicIp:         jsii.Bool(false),
 		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},

@@ -50,6 +50,10 @@ type Config struct {
 	NatGateways int               // 2 keeps egress up when one AZ fails
 	AlloyMin    int
 	AlloyMax    int
+	// ECSExec lets operators open a shell in the Loki, Grafana and
+	// Alertmanager tasks (aws ecs execute-command); off by default, as it
+	// gives whoever may call it a shell next to the data.
+	ECSExec bool
 }
 
 func defaultConfig() (Config, error) {
