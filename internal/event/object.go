@@ -175,13 +175,14 @@ type element struct {
 // errTooManyElements stops readArray at the first element past its limit.
 var errTooManyElements = &syntaxError{"too many elements"}
 
+// eventKey is how readArray estimates a batch's length: one per event.
+var eventKey = []byte(`"event"`)
+
 // readArray reads a whole JSON text that must be one array of at most
 // maxElems elements (0 for any number), returning them with what the
 // array holds. It stops at the first element past maxElems with
 // errTooManyElements, so an array of tiny elements costs no more than the
 // limit allows.
-var eventKey = []byte(`"event"`)
-
 func readArray(data []byte, maxElems int) ([]element, counts, error) {
 	r := reader{data: data}
 	r.ws()
