@@ -38,6 +38,8 @@ var serverRoutes = []struct{ path, route string }{
 	{httpapi.PathHealth, "healthz"},
 }
 
+// startServer builds the server from cfg and serves handlers (by path) on
+// it in the background until stop.
 func startServer(logger *slog.Logger, reg prometheus.Registerer, cfg *fnet.ServerConfig, tracing bool, handlers map[string]http.Handler) (*apiServer, error) {
 	// Alloy's own conversion of the block into dskit's configuration.
 	ts, err := fnet.NewTargetServer(logger, "loki_source_curated_api", reg, cfg)
