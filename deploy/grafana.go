@@ -6,8 +6,10 @@ import (
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elb "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsrds"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -16,11 +18,10 @@ const (
 	// grafanaConfigDir holds configs/grafana in the Grafana task, as
 	// compose.yaml mounts it: provisioning/ and the dashboards.
 	grafanaConfigDir = "/etc/grafana/curated"
-	// grafanaUID and grafanaGID are the Grafana image's user (grafana) and
-	// group (root).
-	grafanaUID, grafanaGID = "472", "0"
 	// grafanaStartMinutes is the health check grace of a starting Grafana.
 	grafanaStartMinutes = 10
+	// grafanaDBPort is the port of Grafana's PostgreSQL.
+	grafanaDBPort = 5433
 )
 
 // grafanaParams sign teammates in with the team's identity provider
@@ -76,8 +77,8 @@ func (p grafanaParams) roleAttributePath() *string {
 // grafana serves the provisioned dashboards under /grafana on the ALB, to
 // the allowed source addresses only. Anonymous access is off; teammates sign
 // in with the identity provider (or an invitation) and are Viewers. Users,
-// sessions and preferences live in SQLite on EFS, so they survive a
-// replaced task; one task at a time writes it.
+// sessions and preferences live in PostgreSQL (grafanaDB), so they survive
+// a replaced task and an upgrade's migrations.
 func (s *services) grafana() *deployed {
 	d := &deployed{id: "Grafana", name: "grafana", minTasks: 1, secrets: map[string]awssecretsmanager.Secret{
 		"GrafanaAdminPassword": s.generatedSecret("GrafanaAdminPassword", "password of Grafana's admin user",
@@ -88,7 +89,7 @@ func (s *services) grafana() *deployed {
 			"The identity provider issues it; Secrets Manager cannot rotate it there"),
 	}}
 	td := s.taskDefinition("Grafana", 512, 1024)
-	state := s.stateVolume(td, "GrafanaData", "grafana-data", "/grafana", grafanaUID, grafanaGID)
+	db := s.grafanaDB()
 	oauth := s.params.grafana
 	ifOAuth := func(v string) *string {
 		return awscdk.Token_AsString(awscdk.Fn_ConditionIf(oauth.enabled.LogicalId(), jsii.String(v), jsii.String("false")), nil)
@@ -138,10 +139,19 @@ func (s *services) grafana() *deployed {
 		Secrets: &map[string]awsecs.Secret{
 			"GF_SECURITY_ADMIN_PASSWORD":          awsecs.Secret_FromSecretsManager(d.secrets["GrafanaAdminPassword"], nil),
 			"GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET": awsecs.Secret_FromSecretsManager(d.secrets["GrafanaOAuthClientSecret"], nil),
+			"GF_DATABASE_USER":                    awsecs.Secret_FromSecretsManager(db.Secret(), jsii.String("username")),
+			"GF_DATABASE_PASSWORD":                awsecs.Secret_FromSecretsManager(db.Secret(), jsii.String("password")),
 		},
 		Logging: logging,
 	})
-	grafana.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/var/lib/grafana"), SourceVolume: jsii.String("grafana-data"), ReadOnly: jsii.Bool(false)})
+	for k, v := range map[string]*string{
+		"GF_DATABASE_TYPE":     jsii.String("postgres"),
+		"GF_DATABASE_HOST":     awscdk.Fn_Join(jsii.String(":"), &[]*string{db.DbInstanceEndpointAddress(), db.DbInstanceEndpointPort()}),
+		"GF_DATABASE_NAME":     jsii.String(grafanaDBName),
+		"GF_DATABASE_SSL_MODE": jsii.String("require"),
+	} {
+		grafana.AddEnvironment(jsii.String(k), v)
+	}
 	var files []configFile
 	for _, name := range slices.Sorted(maps.Keys(s.files.Grafana)) {
 		// The dashboards are too large for plain environment variables (a
@@ -151,14 +161,13 @@ func (s *services) grafana() *deployed {
 		files = append(files, configFile{name: name, content: jsii.String(s.files.Grafana[name]), gzip: true})
 	}
 	s.configFiles(td, grafana, "grafana-config", grafanaConfigDir, files)
-	// Grafana migrates its database before it listens: on a first start that
-	// is hundreds of migrations, on EFS's network file system slower than
-	// on a disk (not measured here: Grafana cannot run on this project's
-	// machines). ECS's default 60 s of grace would kill it mid-migration and
-	// the circuit breaker would roll the stack back; 10 minutes leaves room.
+	// Grafana migrates its database before it listens: on a first start
+	// hundreds of migrations, over the network (not measured here: Grafana
+	// cannot run on this project's machines). ECS's default 60 s of grace
+	// could kill it mid-migration and the circuit breaker would roll the
+	// stack back; 10 minutes leaves room.
 	d.svc = s.service("Grafana", td, "grafana", 1, awscdk.Duration_Minutes(jsii.Number(grafanaStartMinutes)))
-	mountAfter(d.svc, state)
-	state.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Grafana mounts its database"))
+	db.Connections().AllowFrom(d.svc, awsec2.Port_Tcp(jsii.Number(grafanaDBPort)), jsii.String("Grafana's database"))
 	d.targetGroup = s.listener.AddTargets(jsii.String("Grafana"), &elb.AddApplicationTargetsProps{
 		Priority: jsii.Number(20),
 		Conditions: &[]elb.ListenerCondition{
@@ -177,4 +186,43 @@ func (s *services) grafana() *deployed {
 		DeregistrationDelay: awscdk.Duration_Seconds(jsii.Number(albDeregistrationDelay)),
 	})
 	return d
+}
+
+// grafanaDBName is Grafana's database on its RDS instance.
+const grafanaDBName = "grafana"
+
+// grafanaDB is Grafana's database: PostgreSQL on RDS, not SQLite on EFS.
+// Grafana migrates its schema at every start of a new version, and SQLite
+// over a network file system has been reported to fail those migrations
+// with "database is locked" (grafana/grafana#115875); invited accounts,
+// preferences and UI-made dashboards live here, so losing them on a
+// replaced task is no answer either. The smallest instance in one zone
+// with a week of backups: Grafana's state is small, and while the instance
+// is replaced the dashboards wait, the events do not (docs/deploy.md).
+func (s *services) grafanaDB() awsrds.DatabaseInstance {
+	db := awsrds.NewDatabaseInstance(s.stack, jsii.String("GrafanaDb"), &awsrds.DatabaseInstanceProps{
+		Engine:       awsrds.DatabaseInstanceEngine_Postgres(&awsrds.PostgresInstanceEngineProps{Version: awsrds.PostgresEngineVersion_VER_16()}),
+		InstanceType: awsec2.InstanceType_Of(awsec2.InstanceClass_BURSTABLE4_GRAVITON, awsec2.InstanceSize_MICRO),
+		Vpc:          s.vpc,
+		VpcSubnets:   &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+		// Not the default port: a scanner's first guess finds nothing.
+		Port:                    jsii.Number(grafanaDBPort),
+		DatabaseName:            jsii.String(grafanaDBName),
+		Credentials:             awsrds.Credentials_FromGeneratedSecret(jsii.String("grafana"), nil),
+		StorageEncrypted:        jsii.Bool(true),
+		AllocatedStorage:        jsii.Number(20),
+		StorageType:             awsrds.StorageType_GP3,
+		MultiAz:                 jsii.Bool(false),
+		BackupRetention:         awscdk.Duration_Days(jsii.Number(7)),
+		DeletionProtection:      jsii.Bool(true),
+		RemovalPolicy:           awscdk.RemovalPolicy_SNAPSHOT,
+		AutoMinorVersionUpgrade: jsii.Bool(true),
+		PubliclyAccessible:      jsii.Bool(false),
+		CloudwatchLogsExports:   jsii.Strings("postgresql"),
+	})
+	suppress(db, "AwsSolutions-RDS3", "One zone for Grafana's small state: a zone outage pauses the dashboards, not the events; "+
+		"backups are kept 7 days, and MultiAz doubles the instance's cost (docs/deploy.md)")
+	suppress(db, "AwsSolutions-SMG4", "Grafana reads the password when it starts: a rotation would break the running task until "+
+		"it is replaced, so it is rotated by hand with a new deployment (docs/deploy.md)")
+	return db
 }

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -92,5 +93,37 @@ func TestGrafanaHasTimeForItsFirstStart(t *testing.T) {
 	_, alloy := doc.service(t, "Alloy")
 	if g, ok := alloy.Properties["HealthCheckGracePeriodSeconds"]; ok && g.(float64) > 60 {
 		t.Errorf("alloy-custom's grace %v s: it starts in seconds, and a long grace hides a broken task", g)
+	}
+}
+
+// Grafana's state (users, preferences, UI-made dashboards) is in PostgreSQL
+// on RDS, not SQLite on EFS, whose migrations have been reported to fail
+// with "database is locked": encrypted, private, on a port of its own,
+// deletion-protected with a week of backups, reached with the password of
+// its generated secret over TLS.
+func TestGrafanaDatabaseIsPostgres(t *testing.T) {
+	id, db := doc.first(t, "AWS::RDS::DBInstance", "GrafanaDb")
+	p := db.Properties
+	if p["Engine"] != "postgres" || p["StorageEncrypted"] != true || p["DeletionProtection"] != true ||
+		p["BackupRetentionPeriod"] != float64(7) || p["Port"] != fmt.Sprint(grafanaDBPort) || p["PubliclyAccessible"] != false ||
+		db.DeletionPolicy != "Snapshot" {
+		t.Errorf("%s: %v (deletion %s)", id, p, db.DeletionPolicy)
+	}
+	c := doc.container(t, "GrafanaTask", "grafana")
+	env := envOf(c)
+	host, _ := json.Marshal(env["GF_DATABASE_HOST"])
+	if env["GF_DATABASE_TYPE"] != "postgres" || env["GF_DATABASE_NAME"] != grafanaDBName || env["GF_DATABASE_SSL_MODE"] != "require" ||
+		!strings.Contains(string(host), `"`+id+`","Endpoint.Address"`) || !strings.Contains(string(host), `"`+id+`","Endpoint.Port"`) {
+		t.Errorf("Grafana's database settings: type %v, name %v, ssl %v, host %s", env["GF_DATABASE_TYPE"], env["GF_DATABASE_NAME"], env["GF_DATABASE_SSL_MODE"], host)
+	}
+	secrets, _ := json.Marshal(c["Secrets"])
+	for _, want := range []string{`"Name":"GF_DATABASE_USER"`, `:username::`, `"Name":"GF_DATABASE_PASSWORD"`, `:password::`, `"Ref":"GrafanaDbSecret`} {
+		if !strings.Contains(string(secrets), want) {
+			t.Errorf("Grafana's secrets %s lack %s", secrets, want)
+		}
+	}
+	_, td := doc.taskDefinition(t, "GrafanaTask")
+	if volumes, _ := json.Marshal(td.Properties["Volumes"]); strings.Contains(string(volumes), "EFSVolumeConfiguration") {
+		t.Errorf("Grafana still mounts EFS: %s", volumes)
 	}
 }

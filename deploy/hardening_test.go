@@ -160,7 +160,7 @@ func TestRetainedResourcesHaveNoFixedNames(t *testing.T) {
 			}
 		}
 	}
-	// 8 log groups, 2 buckets, Loki's and Grafana's EFS
+	// 8 log groups, 2 buckets, the EFS file systems (Loki, Alertmanager, the spool)
 	if retained < 12 {
 		t.Errorf("only %d retained resources; the log groups, buckets and EFS file systems are kept on delete", retained)
 	}

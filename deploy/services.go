@@ -322,14 +322,11 @@ func (s *services) service(id string, td awsecs.FargateTaskDefinition, name stri
 	suppress(td.ExecutionRole(), "AwsSolutions-IAM5", "ecr:GetAuthorizationToken does not support resource-level permissions", "Resource::*")
 	// alloy-custom's image is FROM scratch: ECS Exec would find nothing to run.
 	exec := s.cfg.ECSExec && name != "alloy"
-	if exec {
-		suppress(td.TaskRole(), "AwsSolutions-IAM5", "ECS Exec's ssmmessages actions support no resource-level permissions", "Resource::*")
-	}
 	minHealthy, maxHealthy := 100, 200
 	if count == 1 {
 		minHealthy, maxHealthy = 0, 100 // single-writer services: stop the old task first
 	}
-	return awsecs.NewFargateService(s.stack, jsii.String(id+"Service"), &awsecs.FargateServiceProps{
+	svc := awsecs.NewFargateService(s.stack, jsii.String(id+"Service"), &awsecs.FargateServiceProps{
 		Cluster:                s.cluster,
 		TaskDefinition:         td,
 		DesiredCount:           jsii.Number(float64(count)),
@@ -348,6 +345,11 @@ func (s *services) service(id string, td awsecs.FargateTaskDefinition, name stri
 			DnsTtl:            awscdk.Duration_Seconds(jsii.Number(10)),
 		},
 	})
+	if exec {
+		// After the service: it adds the actions to the task role's policy.
+		suppress(td.TaskRole(), "AwsSolutions-IAM5", "ECS Exec's ssmmessages actions support no resource-level permissions", "Resource::*")
+	}
+	return svc
 }
 
 // configFile is one file that an init container writes into a task volume:
