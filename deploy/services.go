@@ -309,7 +309,7 @@ func (s *services) taskDefinition(id string, cpu, memoryMiB float64) awsecs.Farg
 // service runs td in the private subnets with its own security group and a
 // Cloud Map name; rollouts that never turn healthy roll back by themselves.
 // grace is how long ECS ignores load balancer health checks after a task
-// starts; 0 keeps ECS's default (60 s behind a load balancer).
+// starts; nil keeps ECS's default (60 s behind a load balancer).
 func (s *services) service(id string, td awsecs.FargateTaskDefinition, name string, count int, grace awscdk.Duration) awsecs.FargateService {
 	sg := awsec2.NewSecurityGroup(s.stack, jsii.String(id+"Sg"), &awsec2.SecurityGroupProps{
 		Vpc:              s.vpc,
