@@ -377,18 +377,11 @@ func pushHistory(t *testing.T, lokiURL, env string, services []*scenarioService,
 // reads most of the day as empty.
 func waitHistoryQueryable(t *testing.T, lokiURL, env string, live time.Time, want int, timeout time.Duration) {
 	t.Helper()
-	q := fmt.Sprintf(`sum(count_over_time({env=%q}[25h]))`, env)
-	at := live.Add(-time.Nanosecond).UTC().Format(time.RFC3339Nano)
+	q := url.Values{"query": {fmt.Sprintf(`sum(count_over_time({env=%q}[25h]))`, env)},
+		"time": {live.Add(-time.Nanosecond).UTC().Format(time.RFC3339Nano)}}
 	deadline := time.Now().Add(timeout)
-	got := -1
 	for {
-		res, err := instantQuery(lokiURL, q, at)
-		if err != nil {
-			t.Fatalf("counting the history: %v", err)
-		}
-		if got = 0; len(res) > 0 {
-			got = int(res[0].value)
-		}
+		got := int(metricValue(t, lokiURL, "/loki/api/v1/query", q))
 		if got == want {
 			t.Logf("history queryable %.0f s after the live traffic began", time.Since(live).Seconds())
 			return
@@ -400,50 +393,22 @@ func waitHistoryQueryable(t *testing.T, lokiURL, env string, live time.Time, wan
 	}
 }
 
-type sample struct {
-	metric map[string]string
-	value  float64
-}
-
-// instantQuery runs a LogQL metric query at one time, past Loki's results
-// cache.
-func instantQuery(lokiURL, query, at string) ([]sample, error) {
-	q := url.Values{"query": {query}, "time": {at}}
-	req, err := http.NewRequest(http.MethodGet, lokiURL+"/loki/api/v1/query?"+q.Encode(), nil)
-	if err != nil {
-		return nil, err
+// firingAt lists the label sets for which a rule's expression returns a
+// sample at one time (an instant query, as the ruler evaluates it).
+func firingAt(t *testing.T, lokiURL, expr string, at time.Time) []string {
+	t.Helper()
+	_, result := lokiAPI(t, lokiURL, "/loki/api/v1/query", url.Values{"query": {expr}, "time": {strconv.FormatInt(at.Unix(), 10)}})
+	var series []struct {
+		Metric map[string]string `json:"metric"`
 	}
-	req.Header.Set("Cache-Control", "no-cache")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
+	if err := json.Unmarshal(result, &series); err != nil {
+		t.Fatalf("instant query %s: %v: %s", expr, err, result)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%d %s", resp.StatusCode, body)
+	var out []string
+	for _, s := range series {
+		out = append(out, fmt.Sprint(s.Metric))
 	}
-	var res struct {
-		Data struct {
-			Result []struct {
-				Metric map[string]string `json:"metric"`
-				Value  [2]any            `json:"value"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &res); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", body, err)
-	}
-	var out []sample
-	for _, r := range res.Data.Result {
-		str, _ := r.Value[1].(string)
-		v, err := strconv.ParseFloat(str, 64)
-		if err != nil {
-			return nil, fmt.Errorf("value %q: %w", str, err)
-		}
-		out = append(out, sample{r.Metric, v})
-	}
-	return out, nil
+	return out
 }
 
 func lokiPush(t *testing.T, lokiURL string, body []byte) {
@@ -590,12 +555,7 @@ func replayDay(t *testing.T, lokiURL string, files []ruleFile, from, to time.Tim
 	// Loki hands chunks from its ingester to its store), not a page.
 	confirmed := out[:0]
 	for _, p := range out {
-		res, err := instantQuery(lokiURL, p.expr, strconv.FormatInt(p.at.Unix(), 10))
-		if err != nil {
-			t.Errorf("confirming %s: %v", p, err)
-			continue
-		}
-		if slices.ContainsFunc(res, func(s sample) bool { return fmt.Sprint(s.metric) == p.labels }) {
+		if slices.Contains(firingAt(t, lokiURL, p.expr, p.at), p.labels) {
 			confirmed = append(confirmed, p)
 		} else {
 			t.Logf("replay: %s did not fire when asked again: not counted", p)
