@@ -28,7 +28,7 @@ const (
 // alarms watches what the Loki ruler cannot see (Loki down, the ALB, the
 // tasks themselves) and tells an SNS topic; AlarmEmail subscribes an
 // address. Alert rules on the events themselves live in configs/loki/rules.
-func (s *services) alarms(alb elb.ApplicationLoadBalancer, alloy, loki *deployed, others ...*deployed) awssns.Topic {
+func (s *services) alarms(alb elb.ApplicationLoadBalancer, heartbeat awssns.Topic, alloy, loki *deployed, others ...*deployed) awssns.Topic {
 	stack := s.stack
 	all := append([]*deployed{alloy, loki}, others...)
 	// CloudWatch can publish to an encrypted topic only with a customer
@@ -136,14 +136,9 @@ func (s *services) alarms(alb elb.ApplicationLoadBalancer, alloy, loki *deployed
 	// topic every minute. Two quiet 5-minute periods (no data counts) mean
 	// Loki's ruler, the rules or Alertmanager stopped: no alert would reach
 	// anyone, so this alarm, outside that path, says so.
-	for _, d := range all {
-		if d.heartbeat == nil {
-			continue
-		}
-		alarm("AlertPathSilent", "No heartbeat from Alertmanager for 10 minutes: Loki's ruler, its rules or Alertmanager stopped, and no alert can reach anyone",
-			d.heartbeat.MetricNumberOfMessagesPublished(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
-			awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, 1, 2, awscloudwatch.TreatMissingData_BREACHING)
-	}
+	alarm("AlertPathSilent", "No heartbeat from Alertmanager for 10 minutes: Loki's ruler, its rules or Alertmanager stopped, and no alert can reach anyone",
+		heartbeat.MetricNumberOfMessagesPublished(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
+		awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD, 1, 2, awscloudwatch.TreatMissingData_BREACHING)
 	alarm("LokiPushRateLimited", "Loki answered pushes with 429 in the last 5 minutes (ingestion limits in deploy/loki.yaml); loki.write retries them, so events arrive late",
 		fromLogs(loki, "LokiPushRateLimited", patternLoki429),
 		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)

@@ -178,7 +178,7 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	alertmanager.svc.Connections().AllowFrom(loki.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Loki's ruler sends alerts"))
 	alertmanager.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Grafana lists alerts"))
 
-	topic := s.alarms(alb, alloy, loki, grafana, alertmanager)
+	topic := s.alarms(alb, alertmanager.heartbeat, alloy, loki, grafana, alertmanager)
 
 	out := func(id, description string, value *string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
