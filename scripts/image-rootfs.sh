@@ -2,7 +2,8 @@
 # image-rootfs.sh BINARY ROOTFS: lays out the root filesystem of the
 # alloy-custom image: the static binary and, from the same directory,
 # curated-erase (the erasure command, docs/privacy.md), configs/fargate.alloy as
-# /etc/alloy/config.alloy, CA certificates, time zones, an unprivileged
+# /etc/alloy/config.alloy with the module it imports (container_logs.alloy),
+# CA certificates, time zones, an unprivileged
 # alloy user (10001) and its writable storage directory.
 set -euo pipefail
 bin=$1
@@ -27,6 +28,7 @@ mkdir -p "$root"/{bin,etc/alloy,etc/ssl/certs,usr/share,var/lib/alloy/data,var/l
 install -m 0755 "$bin" "$root/bin/alloy-custom"
 install -m 0755 "$erase" "$root/bin/curated-erase"
 install -m 0644 "$repo/configs/fargate.alloy" "$root/etc/alloy/config.alloy"
+install -m 0644 "$repo/configs/container_logs.alloy" "$root/etc/alloy/container_logs.alloy"
 install -m 0644 /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 cp -a /usr/share/zoneinfo "$root/usr/share/zoneinfo"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nalloy:x:10001:10001:alloy:/var/lib/alloy:/sbin/nologin\n' >"$root/etc/passwd"

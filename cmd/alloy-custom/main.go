@@ -1,5 +1,5 @@
 // Command alloy-custom is stock Grafana Alloy with the loki.source.curated_api
-// component compiled in.
+// and loki.curated_redact components compiled in.
 package main
 
 import (
@@ -7,8 +7,9 @@ import (
 
 	"github.com/grafana/alloy/flowcmd"
 
-	// Register loki.source.curated_api alongside the stock components.
+	// Register our components alongside the stock ones.
 	_ "github.com/grafana/alloy/curated/component/curatedapi"
+	_ "github.com/grafana/alloy/curated/component/curatedredact"
 )
 
 func main() {

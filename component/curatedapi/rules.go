@@ -2,7 +2,6 @@ package curatedapi
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/grafana/alloy/syntax/alloytypes"
 
@@ -143,13 +142,11 @@ func (a *Arguments) rulesConfig() (rules.Config, error) {
 			Patterns:    a.Redact.Patterns,
 		},
 	}
-	for _, name := range a.Redact.Builtins {
-		k, ok := pii.ParseKind(name)
-		if !ok {
-			return cfg, fmt.Errorf("redact: unknown builtin %q; use %s", name, strings.Join(pii.Names(), ", "))
-		}
-		cfg.Redact.Builtins = cfg.Redact.Builtins.With(k)
+	builtins, err := pii.ParseSet(a.Redact.Builtins)
+	if err != nil {
+		return cfg, fmt.Errorf("redact: %w", err)
 	}
+	cfg.Redact.Builtins = builtins
 	if a.Schema != nil {
 		s := &rules.SchemaConfig{AllowedEvents: a.Schema.AllowedEvents, MaxAttributes: a.Schema.MaxAttributes,
 			MaxStringLength: a.Schema.MaxStringLength}

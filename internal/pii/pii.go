@@ -8,6 +8,7 @@
 package pii
 
 import (
+	"fmt"
 	"strings"
 	"unsafe"
 )
@@ -55,6 +56,19 @@ func ParseKind(name string) (Kind, bool) {
 		}
 	}
 	return 0, false
+}
+
+// ParseSet is the set of the kinds named (Kind.String).
+func ParseSet(names []string) (Set, error) {
+	var s Set
+	for _, name := range names {
+		k, ok := ParseKind(name)
+		if !ok {
+			return 0, fmt.Errorf("unknown builtin %q; use %s", name, strings.Join(Names(), ", "))
+		}
+		s = s.With(k)
+	}
+	return s, nil
 }
 
 // Names lists the name of every built-in kind.
