@@ -142,5 +142,17 @@ func (s *services) alarms(alb elb.ApplicationLoadBalancer, heartbeat awssns.Topi
 	alarm("LokiPushRateLimited", "Loki answered pushes with 429 in the last 5 minutes (ingestion limits in deploy/loki.yaml); loki.write retries them, so events arrive late",
 		fromLogs(loki, "LokiPushRateLimited", patternLoki429),
 		awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)
+	// The FireLens routers (deploy/containerlogs) gave lines up after their
+	// last retry: container logs are missing from Loki (the CloudWatch copy
+	// still has them).
+	for _, d := range all {
+		if d.router == nil {
+			continue
+		}
+		alarm(d.id+"LogRouterDroppedChunks", d.name+": its log router gave container log lines up after its last retry; "+
+			"they are missing from Loki (its CloudWatch log group has them)",
+			d.router.DroppedChunks(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(5)), Statistic: jsii.String("Sum")}),
+			awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD, 1, 1, awscloudwatch.TreatMissingData_NOT_BREACHING)
+	}
 	return topic
 }

@@ -144,9 +144,8 @@ func (s *services) alertmanagerConfig(heartbeat awssns.Topic) string {
 // returns the secret the team fills with its messenger's URL or token.
 func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 	d := &deployed{id: "Alertmanager", name: "alertmanager", minTasks: 1}
-	var logging awsecs.LogDriver
-	logging, d.logGroup = s.logs("alertmanager")
 	td := s.taskDefinition("Alertmanager", 256, 512)
+	logging := s.routedLogs(td, d)
 	// The dead man's switch: Alertmanager publishes the always-firing
 	// Watchdog here every minute, with its task role; nobody subscribes, the
 	// alarm on its message count (alarms) is the listener. SNS's own key

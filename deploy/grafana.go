@@ -94,8 +94,7 @@ func (s *services) grafana() *deployed {
 	ifOAuth := func(v string) *string {
 		return awscdk.Token_AsString(awscdk.Fn_ConditionIf(oauth.enabled.LogicalId(), jsii.String(v), jsii.String("false")), nil)
 	}
-	var logging awsecs.LogDriver
-	logging, d.logGroup = s.logs("grafana")
+	logging := s.routedLogs(td, d)
 	grafana := td.AddContainer(jsii.String("grafana"), &awsecs.ContainerDefinitionOptions{
 		Image:        s.mirrored(imageGrafana),
 		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(grafanaPort), Name: jsii.String("http")}},

@@ -329,7 +329,8 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 		"Alb5xxRate": "5", "AlloyUnhealthyTargets": "0", "GrafanaUnhealthyTargets": "0",
 		"AlloyTasksBelowMinimum": "2", "LokiTasksBelowMinimum": "1", "GrafanaTasksBelowMinimum": "1",
 		"AlertmanagerTasksBelowMinimum": "1", "PushBatchesDropped": "1", "AlloyErrors": "5", "LokiPushRateLimited": "1",
-		"AlertPathSilent": "1",
+		"AlertPathSilent": "1", "LokiLogRouterDroppedChunks": "1", "GrafanaLogRouterDroppedChunks": "1",
+		"AlertmanagerLogRouterDroppedChunks": "1",
 	}
 	got := map[string]resource{}
 	for id, r := range doc.ofType("AWS::CloudWatch::Alarm") {

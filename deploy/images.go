@@ -20,6 +20,7 @@ const (
 	imageGrafana      = "grafana"
 	imageAlertmanager = "alertmanager"
 	imageBusybox      = "busybox"
+	imageFluentBit    = "fluent-bit" // FireLens router, deploy/containerlogs
 )
 
 // parseImages reads images.txt: "name upstream-image:tag" per line.
@@ -38,7 +39,7 @@ func parseImages(text string) (map[string]string, error) {
 		}
 		images[f[0]] = f[1]
 	}
-	for _, name := range []string{imageLoki, imageGrafana, imageAlertmanager, imageBusybox} {
+	for _, name := range []string{imageLoki, imageGrafana, imageAlertmanager, imageBusybox, imageFluentBit} {
 		if images[name] == "" {
 			return nil, fmt.Errorf("images.txt has no %s image", name)
 		}

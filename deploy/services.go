@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsservicediscovery"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/grafana/alloy/curated/deploy/containerlogs"
 )
 
 // services builds the Fargate services of the stack.
@@ -47,6 +49,7 @@ type deployed struct {
 	secrets     map[string]awssecretsmanager.Secret // generated, by construct ID
 	bucket      awss3.Bucket                        // Loki's
 	heartbeat   awssns.Topic                        // Alertmanager's dead man's switch
+	router      *containerlogs.ContainerLogs        // FireLens router of its container logs, if any
 }
 
 // alloy is alloy-custom: at least two tasks, spread by ECS over the private
@@ -73,6 +76,7 @@ func (s *services) alloy() *deployed {
 		PortMappings: &[]*awsecs.PortMapping{
 			{ContainerPort: jsii.Number(eventsPort), Name: jsii.String("events")},
 			{ContainerPort: jsii.Number(alloyUIPort), Name: jsii.String("alloy-http")},
+			{ContainerPort: jsii.Number(containerLogsPort), Name: jsii.String("container-logs")},
 		},
 		Environment: &map[string]*string{
 			"LOKI_PUSH_URL":       jsii.String(lokiPushURL),
@@ -210,8 +214,7 @@ func (s *services) loki() *deployed {
 		"Resource::<"+*s.stack.GetLogicalId(d.bucket.Node().DefaultChild().(awscdk.CfnElement))+".Arn>/*")
 
 	data := s.stateVolume(td, "LokiData", "loki-data", "/loki", lokiUID, lokiUID)
-	var logging awsecs.LogDriver
-	logging, d.logGroup = s.logs("loki")
+	logging := s.routedLogs(td, d)
 	loki := td.AddContainer(jsii.String("loki"), &awsecs.ContainerDefinitionOptions{
 		Image:        s.mirrored(imageLoki),
 		Command:      jsii.Strings("-config.file=/etc/loki/config.yaml"),
@@ -402,6 +405,29 @@ func (s *services) configFiles(td awsecs.FargateTaskDefinition, main awsecs.Cont
 	init.AddMountPoints(mount)
 	main.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String(dir), SourceVolume: jsii.String(volume), ReadOnly: jsii.Bool(true)})
 	main.AddContainerDependencies(&awsecs.ContainerDependency{Container: init, Condition: awsecs.ContainerDependencyCondition_SUCCESS})
+}
+
+// routedLogs sends the output of d's main container through a FireLens
+// router (deploy/containerlogs) to the collector's container-log endpoint,
+// and a copy to d's own log group, which stays readable and alarmed on
+// while the pipeline itself is down. alloy-custom does not use it: its own
+// log lines reach Loki in-process (configs/fargate.alloy's logging block),
+// with no router, and cannot loop back into an endpoint that is failing.
+func (s *services) routedLogs(td awsecs.FargateTaskDefinition, d *deployed) awsecs.LogDriver {
+	_, d.logGroup = s.logs(d.name)
+	_, routerGroup := s.logs(d.name + "-log-router")
+	d.router = containerlogs.New(s.stack, d.id+"ContainerLogs", &containerlogs.Props{
+		TaskDefinition:  td,
+		Service:         d.name,
+		RouterImage:     s.mirrored(imageFluentBit),
+		InitImage:       s.mirrored(imageBusybox),
+		RouterLogGroup:  routerGroup,
+		Host:            "alloy." + namespace,
+		Port:            containerLogsPort,
+		CopyTo:          d.logGroup,
+		MetricNamespace: "AlloyCurated/" + s.cfg.Environment,
+	})
+	return d.router.LogDriver()
 }
 
 // logs sends a container's output to its own CloudWatch log group. The

@@ -19,10 +19,12 @@ import (
 const (
 	eventsPort           = 8080  // loki.source.curated_api (configs/fargate.alloy)
 	alloyUIPort          = 12345 // Alloy's own HTTP server: /metrics, UI
+	containerLogsPort    = 3500  // container logs from FireLens routers (configs/container_logs.alloy)
 	lokiPort             = 3100
 	grafanaPort          = 3000
 	alertmanagerPort     = 9093
 	namespace            = "curated.internal"
+	vpcCidr              = "10.0.0.0/16"
 	lokiHostName         = "loki." + namespace
 	alertmanagerHostName = "alertmanager." + namespace
 	grafanaPath          = "/grafana"
@@ -103,7 +105,7 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	logBucket := newLogBucket(stack)
 
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
-		IpAddresses: awsec2.IpAddresses_Cidr(jsii.String("10.0.0.0/16")),
+		IpAddresses: awsec2.IpAddresses_Cidr(jsii.String(vpcCidr)),
 		MaxAzs:      jsii.Number(2),
 		NatGateways: jsii.Number(float64(cfg.NatGateways)),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
@@ -171,12 +173,17 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	eraseTD, eraseSg, erase := s.eraseTask()
 	// The only paths between the services: ALB -> alloy and Grafana (added
 	// by the listener targets), alloy -> Loki, Grafana -> Loki, Loki's
-	// ruler -> Alertmanager, Grafana -> Alertmanager.
+	// ruler -> Alertmanager, Grafana -> Alertmanager, log routers in the
+	// VPC -> alloy's container-log port.
 	loki.svc.Connections().AllowFrom(alloy.svc, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("alloy-custom pushes to Loki"))
 	loki.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("Grafana queries Loki"))
 	loki.svc.Connections().AllowFrom(eraseSg, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("curated-erase files delete requests"))
 	alertmanager.svc.Connections().AllowFrom(loki.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Loki's ruler sends alerts"))
 	alertmanager.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Grafana lists alerts"))
+	// Container logs come from log routers anywhere in the VPC (this
+	// stack's services and the applications' own), never from the ALB.
+	alloy.svc.Connections().AllowFrom(awsec2.Peer_Ipv4(jsii.String(vpcCidr)), awsec2.Port_Tcp(jsii.Number(containerLogsPort)),
+		jsii.String("FireLens routers push container logs"))
 
 	topic := s.alarms(alb, alertmanager.heartbeat, alloy, loki, grafana, alertmanager)
 

@@ -342,6 +342,7 @@ func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 		"AlertmanagerDataEfsSecurityGroup:2049<-AlertmanagerSg",
 		"AlertmanagerSg:9093<-GrafanaSg",
 		"AlertmanagerSg:9093<-LokiSg",
+		"AlloySg:3500<-" + vpcCidr, // container logs from log routers (configs/container_logs.alloy)
 		"AlloySg:8080<-AlbSecurityGroup",
 		"AlloySpoolEfsSecurityGroup:2049<-AlloySg",
 		"GrafanaDbSecurityGroup:5433<-GrafanaSg",
@@ -359,6 +360,8 @@ func TestSecurityGroupsAllowOnlyTheDataPaths(t *testing.T) {
 // Loki's task role may do what Loki's S3 client does on its bucket, mount
 // its EFS, and nothing else; Alertmanager's may publish its heartbeat and
 // mount its EFS; alloy-custom's may mount its spool; the others get nothing.
+// Beside that, the log router of Loki, Grafana and Alertmanager may write
+// the CloudWatch copy of their logs into their own log group.
 func TestLokiTaskRoleIsScopedToItsBucket(t *testing.T) {
 	var got []string
 	for id, r := range doc.ofType("AWS::IAM::Policy") {
@@ -367,7 +370,7 @@ func TestLokiTaskRoleIsScopedToItsBucket(t *testing.T) {
 			// Publishing the heartbeat (TestAlertPathHasADeadMansSwitch) and
 			// mounting its state's EFS, nothing else.
 			stmts, _ := json.Marshal(r.Properties["PolicyDocument"])
-			if !regexp.MustCompile(`^\{"Statement":\[\{"Action":"sns:Publish","Effect":"Allow","Resource":\{"Ref":"AlertHeartbeat[0-9A-F]{8}"\}\},` +
+			if !regexp.MustCompile(`^\{"Statement":\[` + logCopy("alertmanager") + `\{"Action":"sns:Publish","Effect":"Allow","Resource":\{"Ref":"AlertHeartbeat[0-9A-F]{8}"\}\},` +
 				`\{"Action":\["elasticfilesystem:ClientMount","elasticfilesystem:ClientWrite"\],"Effect":"Allow","Resource":\{"Fn::GetAtt":\["AlertmanagerData[0-9A-F]{8}","Arn"\]\}\}\],"Version":"2012-10-17"\}$`).Match(stmts) {
 				t.Errorf("%s grants Alertmanager's task role %s; want publishing its heartbeat and mounting its EFS only", id, stmts)
 			}
@@ -379,7 +382,10 @@ func TestLokiTaskRoleIsScopedToItsBucket(t *testing.T) {
 			}
 		}
 		if strings.Contains(string(roles), "GrafanaTaskTaskRole") {
-			t.Errorf("%s grants Grafana's task role permissions it does not need (its database password comes through the execution role)", id)
+			stmts, _ := json.Marshal(r.Properties["PolicyDocument"])
+			if !regexp.MustCompile(`^\{"Statement":\[` + strings.TrimSuffix(logCopy("grafana"), ",") + `\],"Version":"2012-10-17"\}$`).Match(stmts) {
+				t.Errorf("%s grants Grafana's task role %s; want writing its logs' CloudWatch copy only (its database password comes through the execution role)", id, stmts)
+			}
 		}
 		if !strings.Contains(string(roles), "LokiTaskTaskRole") {
 			continue
@@ -407,6 +413,7 @@ func TestLokiTaskRoleIsScopedToItsBucket(t *testing.T) {
 		"LokiBucket s3:ListBucket",
 		"LokiBucket/* s3:GetObject,s3:PutObject,s3:DeleteObject",
 		"LokiData elasticfilesystem:ClientMount,elasticfilesystem:ClientWrite",
+		"lokiLogs logs:CreateLogStream,logs:PutLogEvents",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("Loki task role:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -421,12 +428,18 @@ func asList(v any) []any {
 }
 
 // Every log group keeps 30 days.
+// logCopy is the statement that lets a log router write the CloudWatch
+// copy of service's logs into its log group, and nowhere else.
+func logCopy(service string) string {
+	return `\{"Action":\["logs:CreateLogStream","logs:PutLogEvents"\],"Effect":"Allow","Resource":\{"Fn::GetAtt":\["` + service + `Logs[0-9A-F]{8}","Arn"\]\}\},`
+}
+
 func TestLogGroups(t *testing.T) {
 	groups := doc.ofType("AWS::Logs::LogGroup")
 	// alloy, loki, grafana, alertmanager, erase, three init containers,
-	// Loki's writer lock, flow logs
-	if len(groups) != 10 {
-		t.Errorf("%d log groups; want 10", len(groups))
+	// Loki's writer lock, three log routers, flow logs
+	if len(groups) != 13 {
+		t.Errorf("%d log groups; want 13", len(groups))
 	}
 	for id, r := range groups {
 		if r.Properties["RetentionInDays"] != float64(30) {
