@@ -5,6 +5,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
+	"github.com/grafana/grafana-foundation-sdk/go/logs"
 	"github.com/grafana/grafana-foundation-sdk/go/stat"
 	"github.com/grafana/grafana-foundation-sdk/go/table"
 	"github.com/grafana/grafana-foundation-sdk/go/timeseries"
@@ -14,20 +15,20 @@ import (
 // them): form.open (country, browser), form.step (step), form.submit,
 // shopify.sync and places.lookup (duration_ms; error and error_type on
 // failure, level error).
-const cmAll = `{env=~"$env", service=~"$service"}`
+const cmAll = `{env=~"$env", service=~"$service", source!="container"}`
 
 // count is the number of one event's entries in the range; ok counts only
 // those not at level error or fatal.
 func count(event string, ok bool, filters string) string {
 	sel := cmAll
 	if ok {
-		sel = `{env=~"$env", service=~"$service", level!~"error|fatal"}`
+		sel = `{env=~"$env", service=~"$service", source!="container", level!~"error|fatal"}`
 	}
 	return `sum(count_over_time(` + sel + ` |= "` + event + `" | json event` + filters + ` | event="` + event + `" [$__range]))`
 }
 
 func failed(event string) string {
-	return `sum(count_over_time({env=~"$env", service=~"$service", level=~"error|fatal"} |= "` + event + `" | json event | event="` + event + `" [$__range]))`
+	return `sum(count_over_time({env=~"$env", service=~"$service", source!="container", level=~"error|fatal"} |= "` + event + `" | json event | event="` + event + `" [$__range]))`
 }
 
 func p95(event, window string) string {
@@ -47,7 +48,7 @@ func per5m(event string, ok bool) string {
 
 func selector(ok bool) string {
 	if ok {
-		return `{env=~"$env", service=~"$service", level!~"error|fatal"}`
+		return `{env=~"$env", service=~"$service", source!="container", level!~"error|fatal"}`
 	}
 	return cmAll
 }
@@ -62,7 +63,7 @@ func stepFilter(step string) string {
 func collabmaker() *dashboard.DashboardBuilder {
 	return newDashboard("Collabmaker form health", "curated-collabmaker", "The partner application form now: alerts, opens and submissions per 5 minutes, the funnel, Shopify and Google Places, errors by browser and release, failed submissions.", "collabmaker", "now-1h").
 		WithVariable(labelVar("env", "Environment", `label_values(env)`, false)).
-		WithVariable(labelVar("service", "Service", `label_values({env=~"$env"}, service)`, false).
+		WithVariable(labelVar("service", "Service", `label_values({env=~"$env", source!="container"}, service)`, false).
 			Current(dashboard.VariableOption{Text: dashboard.StringOrArrayOfString{String: cog.ToPtr("collabmaker")},
 				Value: dashboard.StringOrArrayOfString{String: cog.ToPtr("collabmaker")}})).
 		WithPanel(alertList("Firing alerts", `{service=~"$service"}`)).
@@ -83,11 +84,11 @@ func collabmaker() *dashboard.DashboardBuilder {
 		WithPanel(timeseries.NewPanelBuilder().Title("Integration error ratio").Span(12).Height(7).
 			Description("Failed calls as a share of all calls, per integration and country, over time.").
 			Unit("percentunit").
-			WithTarget(series("A", `sum by (event, country) (count_over_time({env=~"$env", service=~"$service", level=~"error|fatal"} |~ `+"`"+`"event":"[^"]*\.(sync|lookup)"`+"`"+` | json event, country="attributes.country" | event=~`+"`"+`.+\.(sync|lookup)`+"`"+` [$__auto])) / on (event, country) sum by (event, country) (count_over_time(`+cmAll+` |~ `+"`"+`"event":"[^"]*\.(sync|lookup)"`+"`"+` | json event, country="attributes.country" | event=~`+"`"+`.+\.(sync|lookup)`+"`"+` [$__auto]))`, "{{event}} {{country}}"))).
+			WithTarget(series("A", `sum by (event, country) (count_over_time({env=~"$env", service=~"$service", source!="container", level=~"error|fatal"} |~ `+"`"+`"event":"[^"]*\.(sync|lookup)"`+"`"+` | json event, country="attributes.country" | event=~`+"`"+`.+\.(sync|lookup)`+"`"+` [$__auto])) / on (event, country) sum by (event, country) (count_over_time(`+cmAll+` |~ `+"`"+`"event":"[^"]*\.(sync|lookup)"`+"`"+` | json event, country="attributes.country" | event=~`+"`"+`.+\.(sync|lookup)`+"`"+` [$__auto]))`, "{{event}} {{country}}"))).
 		WithPanel(table.NewPanelBuilder().Title("Errors and conversion by browser and release").Span(12).Height(7).
 			Description("Per browser and release in the range: sessions with an uncaught error as a share of sessions, and submissions per form opened. A release that broke one browser stands out.").
-			WithTarget(instant("A", `count by (browser, release) (sum by (browser, release, session_id) (count_over_time({env=~"$env", service=~"$service", level=~"error|fatal"} |= "browser.error" | json event, browser="attributes.browser", release="attributes.release" | event="browser.error" [$__range]))) / on (browser, release) count by (browser, release) (sum by (browser, release, session_id) (count_over_time(`+cmAll+` |= "form.open" | json event, browser="attributes.browser", release="attributes.release" | event="form.open" [$__range])))`).LegendFormat("{{browser}} {{release}} errors")).
-			WithTarget(instant("B", `sum by (browser, release) (count_over_time({env=~"$env", service=~"$service", level!~"error|fatal"} |= "form.submit" | json event, browser="attributes.browser", release="attributes.release" | event="form.submit" [$__range])) / on (browser, release) sum by (browser, release) (count_over_time(`+cmAll+` |= "form.open" | json event, browser="attributes.browser", release="attributes.release" | event="form.open" [$__range]))`).LegendFormat("{{browser}} {{release}} conversion")).
+			WithTarget(instant("A", `count by (browser, release) (sum by (browser, release, session_id) (count_over_time({env=~"$env", service=~"$service", source!="container", level=~"error|fatal"} |= "browser.error" | json event, browser="attributes.browser", release="attributes.release" | event="browser.error" [$__range]))) / on (browser, release) count by (browser, release) (sum by (browser, release, session_id) (count_over_time(`+cmAll+` |= "form.open" | json event, browser="attributes.browser", release="attributes.release" | event="form.open" [$__range])))`).LegendFormat("{{browser}} {{release}} errors")).
+			WithTarget(instant("B", `sum by (browser, release) (count_over_time({env=~"$env", service=~"$service", source!="container", level!~"error|fatal"} |= "form.submit" | json event, browser="attributes.browser", release="attributes.release" | event="form.submit" [$__range])) / on (browser, release) sum by (browser, release) (count_over_time(`+cmAll+` |= "form.open" | json event, browser="attributes.browser", release="attributes.release" | event="form.open" [$__range]))`).LegendFormat("{{browser}} {{release}} conversion")).
 			WithTransformation(dashboard.DataTransformerConfig{Id: "merge", Options: map[string]any{}})).
 		WithRow(dashboard.NewRowBuilder("Funnel")).
 		WithPanel(bargauge.NewPanelBuilder().Title("Funnel").Span(12).Height(9).
@@ -136,15 +137,26 @@ func collabmaker() *dashboard.DashboardBuilder {
 			WithTarget(instant("A", `sum by (browser) (count_over_time(`+cmAll+` |= "form.open" | json event, browser="attributes.browser" | event="form.open" [$__range]))`).LegendFormat("{{browser}}"))).
 		WithPanel(bargauge.NewPanelBuilder().Title("Failures by country").Span(8).Height(8).
 			Orientation(common.VizOrientationHorizontal).Unit("short").ReduceOptions(reduce("lastNotNull")).
-			WithTarget(instant("A", `sum by (country, event) (count_over_time({env=~"$env", service=~"$service", level=~"error|fatal"} | json event, country="attributes.country" | country!="" [$__range]))`).LegendFormat("{{country}} {{event}}"))).
+			WithTarget(instant("A", `sum by (country, event) (count_over_time({env=~"$env", service=~"$service", source!="container", level=~"error|fatal"} | json event, country="attributes.country" | country!="" [$__range]))`).LegendFormat("{{country}} {{event}}"))).
 		WithRow(dashboard.NewRowBuilder("Act on it")).
-		WithPanel(table.NewPanelBuilder().Title("Recent failed submissions").Span(24).Height(10).
+		WithPanel(table.NewPanelBuilder().Title("Recent failed submissions").Span(12).Height(10).
 			Description("Each failed submission with the session to look up, the step and the error.").
-			WithTarget(logLines("A", `{env=~"$env", service=~"$service", level=~"error|fatal"} |= "form.submit" | json event, step="attributes.step", error="attributes.error", error_type="attributes.error_type", country="attributes.country" | event="form.submit"`)).
+			WithTarget(logLines("A", `{env=~"$env", service=~"$service", source!="container", level=~"error|fatal"} |= "form.submit" | json event, step="attributes.step", error="attributes.error", error_type="attributes.error_type", country="attributes.country" | event="form.submit"`)).
 			WithTransformation(dashboard.DataTransformerConfig{Id: "extractFields", Options: map[string]any{"source": "labels"}}).
 			WithTransformation(organize(
 				[2]string{"Time", "Time"}, [2]string{"session_id", "Session"}, [2]string{"trace_id", "Trace"},
 				[2]string{"step", "Step"}, [2]string{"error", "Error"}, [2]string{"error_type", "Error type"},
 				[2]string{"country", "Country"},
-			)))
+			))).
+		WithPanel(logs.NewPanelBuilder().Title("Container errors").Span(12).Height(10).
+			Description("Error lines and stack traces the service's containers wrote in the same range (docs/container-logs.md): "+
+				"the stack trace behind a failed submission of the same minute.").
+			ShowTime(true).WrapLogMessage(true).EnableLogDetails(true).SortOrder(common.LogsSortOrderDescending).
+			WithTarget(logLines("A", containerErrors)))
 }
+
+// containerErrors are the service's container lines (configs/
+// container_logs.alloy) that mention an error, an exception (Java's
+// IllegalStateException, Python's ValueError too), a panic, a fatal or a
+// traceback.
+const containerErrors = `{env=~"$env", service=~"$service", source="container"} |~ "(?i)(error|exception|panic|fatal|traceback)"`

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -205,5 +207,77 @@ func TestRuleFilesAreComplete(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// curatedSelector is a LogQL stream selector; templates ({{ }}) are not.
+var curatedSelector = regexp.MustCompile(`\{[^{}]*\}`)
+
+// leavesContainersOut reports whether a stream selector of a curated query
+// excludes container logs (configs/container_logs.alloy), which carry the
+// same service label: with source!="container", or a level the container
+// streams never have, or by selecting the pipeline's own streams.
+func leavesContainersOut(sel string) bool {
+	return strings.Contains(sel, "source") || strings.Contains(sel, `level=~\"`) || strings.Contains(sel, `level=~"`) ||
+		strings.Contains(sel, `service="alloy-curated"`) || strings.Contains(sel, `component="alloy"`) || !strings.Contains(sel, "=")
+}
+
+// TestCuratedQueriesLeaveContainerLogsOut: a service's container lines must
+// neither keep ServiceStoppedSending quiet when its events stop nor dilute
+// an error ratio, so every selector of the rules (expressions and the
+// queries in their annotations) and of the dashboards says which streams
+// it reads. TestDashboardQueriesOnLoki proves the dashboards' numbers with
+// container lines present.
+func TestCuratedQueriesLeaveContainerLogsOut(t *testing.T) {
+	_, files := shippedRules(t)
+	checked := 0
+	for _, f := range files {
+		for _, g := range f.Groups {
+			for _, r := range g.Rules {
+				texts := []string{r.Expr, r.Annotations["description"], r.Annotations["logql"]}
+				for _, text := range texts {
+					for _, sel := range curatedSelector.FindAllString(text, -1) {
+						if strings.Contains(sel, "{{") || strings.HasPrefix(sel, "{ ") {
+							continue
+						}
+						checked++
+						if !leavesContainersOut(sel) {
+							t.Errorf("%s: selector %s reads container logs too; add source!=\"container\"", r.Alert, sel)
+						}
+					}
+				}
+			}
+		}
+	}
+	dashboards, _ := filepath.Glob(filepath.Join(repoRoot, "configs", "grafana", "dashboards", "*.json"))
+	for _, d := range dashboards {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Panels []struct {
+				Title   string `json:"title"`
+				Targets []struct {
+					Expr string `json:"expr"`
+				} `json:"targets"`
+			} `json:"panels"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range doc.Panels {
+			for _, tg := range p.Targets {
+				for _, sel := range curatedSelector.FindAllString(tg.Expr, -1) {
+					checked++
+					if !leavesContainersOut(sel) {
+						t.Errorf("%s / %q: selector %s reads container logs too", filepath.Base(d), p.Title, sel)
+					}
+				}
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("only %d selectors checked", checked)
 	}
 }

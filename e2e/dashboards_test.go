@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
 // scenario is testdata/scenarios/collabmaker.json: event groups with known
@@ -213,6 +215,7 @@ func TestDashboardQueriesOnLoki(t *testing.T) {
 	env := "dash-" + randomID(t)
 	// A "Loki" that refuses everything, so that loki.write drops batches and
 	// the pipeline dashboard has something to show.
+	containerPort := testutil.FreePort(t)
 	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "refused by the test", http.StatusBadRequest)
 	}))
@@ -256,7 +259,19 @@ loki.write "refused" {
 		batch_wait = "100ms"
 	}
 }
-`, env, refusing.URL, apiPort, lokiURL)
+`, env, refusing.URL, apiPort, lokiURL) + fmt.Sprintf(`
+import.file "container_logs" {
+	filename = %q
+}
+
+container_logs.pipeline "default" {
+	env            = %q
+	listen_address = "127.0.0.1"
+	listen_port    = %d
+	join_wait      = "500ms"
+	forward_to     = [loki.write.loki.receiver]
+}
+`, filepath.Join(repoRoot, "configs", "container_logs.alloy"), env, containerPort)
 	})
 
 	now := time.Now()
@@ -267,6 +282,19 @@ loki.write "refused" {
 			t.Fatalf("post: %d %s", status, body)
 		}
 	}
+	// The service's container output (configs/container_logs.alloy), for
+	// the Container errors panel. It carries the service label too: the
+	// curated panels' numbers hold only if they leave it out, the line
+	// that looks like a curated event included.
+	containerLines := []string{
+		"2026-12-04T10:00:00Z ERROR shopify sync failed: 502 Bad Gateway",
+		"java.lang.IllegalStateException: boom",
+		"\tat com.example.Sync.run(Sync.java:42)",
+		`{"event":"form.open","level":"error","session_id":"s-container","attributes":{"country":"KR","browser":"Chrome"}}`,
+		`level=info msg="server listening" port=8080`,
+	}
+	pushContainerLines(t, fmt.Sprintf("http://127.0.0.1:%d/loki/api/v1/push", containerPort),
+		map[string]string{"service": sc.Service, "source": "stderr", "container_id": "c1"}, now.Add(-time.Minute), containerLines...)
 	// A refused request, for the pipeline dashboard's refusals.
 	if status, body := a.post(t, "/v1/events", map[string]string{"Content-Type": "application/json"}, []byte(`{"event":"bad name!"}`)); status != http.StatusBadRequest {
 		t.Fatalf("bad event: %d %s", status, body)
@@ -281,12 +309,15 @@ loki.write "refused" {
 		t.Fatalf("reload: %d", resp.StatusCode)
 	}
 	start, end := now.Add(-25*time.Minute), now.Add(5*time.Minute)
-	if got := waitForEntries(t, lokiURL, "", fmt.Sprintf(`{env=%q, service=%q}`, env, sc.Service), start, end, len(events)); len(got) != len(events) {
+	if got := waitForEntries(t, lokiURL, "", fmt.Sprintf(`{env=%q, service=%q, source!="container"}`, env, sc.Service), start, end, len(events)); len(got) != len(events) {
 		t.Fatalf("%d of the scenario's %d events in Loki", len(got), len(events))
 	}
 	// The refusal reported (the component reports every second here).
 	if got := waitForEntries(t, lokiURL, "", fmt.Sprintf(`{service="alloy-curated", env=%q} |= "curated.refused"`, env), start, end, 1); len(got) == 0 {
 		t.Fatal("the component's self-report of the refused request never reached Loki")
+	}
+	if got := waitForEntries(t, lokiURL, "", fmt.Sprintf(`{env=%q, source="container"}`, env), start, end, 4); len(got) != 4 {
+		t.Fatalf("%d container entries in Loki; want 4 (the stack trace joined): %v", len(got), got)
 	}
 	for _, line := range []string{"final error sending batch", "reload requested"} {
 		if got := waitForEntries(t, lokiURL, "", fmt.Sprintf(`{component="alloy", env=%q} |= %q`, env, line), start, end, 1); len(got) == 0 {
