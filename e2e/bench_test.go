@@ -57,12 +57,12 @@ func TestBenchHarness(t *testing.T) {
 			t.Errorf("%s: accepted %d, delivered %d, CPU/M %v", m.Receiver, m.Load.Accepted, m.Delivered, m.CPU)
 		}
 	}
-	for _, name := range []string{"curated_api", "loki.source.api", "faro.receiver"} {
+	for _, name := range []string{"curated_api", "loki.source.api", "faro.receiver", "container_logs"} {
 		if !seen[name] || rep.Summary[name].EPS <= 0 || rep.Summary[name].P99 <= 0 {
 			t.Errorf("%s: missing from the report: %+v", name, rep.Summary[name])
 		}
 	}
-	for _, label := range []string{"curated", "loki", "faro"} {
+	for _, label := range []string{"curated", "loki", "faro", "container"} {
 		if rep.Sink.ByLabel[label] == 0 {
 			t.Errorf("the sink got no entries labeled source=%s: %v", label, rep.Sink.ByLabel)
 		}
@@ -71,7 +71,7 @@ func TestBenchHarness(t *testing.T) {
 		t.Errorf("shapes %d, overload %+v", len(rep.Shapes), rep.Overload)
 	}
 	files := []string{"results.md"}
-	for _, label := range []string{"curated", "curated_volatile", "loki", "faro"} {
+	for _, label := range []string{"curated", "curated_volatile", "loki", "faro", "container"} {
 		files = append(files, label+".cpu.pprof", label+".allocs.pprof") // each receiver's first round
 	}
 	for _, f := range files {

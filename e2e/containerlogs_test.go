@@ -97,7 +97,7 @@ func TestContainerLogsThroughCollector(t *testing.T) {
 	appA := firelens("collabmaker", "stderr", "aaaa1111")
 	appB := firelens("collabmaker", "stderr", "bbbb2222")
 	// Two containers' traces arrive interleaved, a request each.
-	pushContainerLines(t, push, appA, next(), "2026-12-04T10:00:00Z ERROR shopify sync failed for owner@shop.example")
+	pushContainerLines(t, push, appA, next(), "2026-12-04T10:00:00Z ERROR shopify sync failed for owner@shop.example trace_id=4bf92f3577b34da6a3ce929d0e0e4736")
 	pushContainerLines(t, push, appA, next(), "java.lang.IllegalStateException: boom")
 	pushContainerLines(t, push, appB, next(), "Error: places lookup timed out")
 	pushContainerLines(t, push, appA, next(), "\tat com.example.Sync.run(Sync.java:42)")
@@ -137,7 +137,7 @@ func TestContainerLogsThroughCollector(t *testing.T) {
 		}
 	}
 	want := []string{
-		"2026-12-04T10:00:00Z ERROR shopify sync failed for [REDACTED:email]",
+		"2026-12-04T10:00:00Z ERROR shopify sync failed for [REDACTED:email] trace_id=4bf92f3577b34da6a3ce929d0e0e4736",
 		"java.lang.IllegalStateException: boom\n\tat com.example.Sync.run(Sync.java:42)\n\tat java.base/java.lang.Thread.run(Thread.java:1583)",
 		"Error: places lookup timed out\n    at lookup (/app/places.js:10:5)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
 		// Client addresses are personal data, as in curated events.
@@ -148,6 +148,12 @@ func TestContainerLogsThroughCollector(t *testing.T) {
 	}
 	if !slices.Equal(lines, want) {
 		t.Errorf("Loki holds:\n%s\nwant:\n%s", strings.Join(lines, "\n--\n"), strings.Join(want, "\n--\n"))
+	}
+	// docs/container-logs.md's recipe: from a curated event's trace_id to
+	// the container lines of the same request.
+	if got := queryRange(t, lokiURL, "", fmt.Sprintf(`{env=%q, service="collabmaker", source="container"} |= "4bf92f3577b34da6a3ce929d0e0e4736"`, env),
+		start, time.Now().Add(time.Minute)); len(got) != 1 || !strings.Contains(got[0].Line, "shopify sync failed") {
+		t.Errorf("the trace_id recipe found %v", got)
 	}
 	if n := len(queryRange(t, lokiURL, "", fmt.Sprintf(`{env=%q, service="unknown"}`, env), start, time.Now().Add(time.Minute))); n != 1 {
 		t.Errorf("%d entries under service=unknown, want the one sent without a service", n)

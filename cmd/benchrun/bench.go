@@ -48,7 +48,7 @@ type Measurement struct {
 const bodiesPerTarget = 32
 
 func (b *bench) receivers() []receiver {
-	all := []receiver{b.curated(loadgen.Batch), b.volatile(), b.lokiAPI(), b.faro()}
+	all := []receiver{b.curated(loadgen.Batch), b.volatile(), b.lokiAPI(), b.faro(), b.containerLogs()}
 	if b.o.only == "" {
 		return all
 	}
@@ -67,6 +67,12 @@ func (b *bench) curated(shape loadgen.Shape) receiver {
 
 func (b *bench) lokiAPI() receiver {
 	return b.receiver("loki.source.api", "loki", b.a.lokiAPI+"/loki/api/v1/push", loadgen.LokiPush, loadgen.Batch)
+}
+
+// containerLogs is the container-log path with the events as lines; its
+// volume cap is lifted, everything else is as deployed.
+func (b *bench) containerLogs() receiver {
+	return b.receiver(containerName, "container", b.a.containers+"/loki/api/v1/push", loadgen.LokiPush, loadgen.Batch)
 }
 
 func (b *bench) faro() receiver {

@@ -44,11 +44,14 @@ type options struct {
 	profile     bool
 	shapes      bool
 	only        string // comma-separated receiver names; "" for all
+	// containerModule is configs/container_logs.alloy, made absolute.
+	containerModule string
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.alloyBin, "alloy", "bin/alloy-custom", "alloy-custom binary")
+	flag.StringVar(&o.containerModule, "container-module", "configs/container_logs.alloy", "the container-log module (container_logs receiver)")
 	flag.StringVar(&o.out, "out", ".cache/bench", "directory for results.json, results.md and profiles")
 	flag.StringVar(&o.lokiURL, "loki", "", "base URL of a real Loki to push to (default: the built-in counting sink)")
 	flag.DurationVar(&o.duration, "duration", 15*time.Second, "length of each measured run")
@@ -63,6 +66,9 @@ func main() {
 	flag.StringVar(&o.only, "receivers", "", "comma-separated receivers to measure (default: all), e.g. 'curated_api,curated_api (durable off)'")
 	render := flag.String("render", "", "only write results.md again from this results.json")
 	flag.Parse()
+	if abs, err := filepath.Abs(o.containerModule); err == nil {
+		o.containerModule = abs
+	}
 	if *render != "" {
 		if err := rerender(*render); err != nil {
 			fmt.Fprintln(os.Stderr, "benchrun:", err)
@@ -204,9 +210,9 @@ func machine() map[string]any {
 
 // alloyProc is the alloy-custom process under test.
 type alloyProc struct {
-	cmd                                  *exec.Cmd
-	curated, volatile, lokiAPI, faro, ui string // base URLs
-	dir                                  string
+	cmd                                              *exec.Cmd
+	curated, volatile, lokiAPI, faro, containers, ui string // base URLs
+	dir                                              string
 }
 
 func (a *alloyProc) pid() int { return a.cmd.Process.Pid }
@@ -288,10 +294,24 @@ loki.write "sink" {
 		url = %q
 	}
 }
+
+// The container-log path as configs/fargate.alloy runs it, its volume cap
+// lifted.
+import.file "container_logs" {
+	filename = %q
+}
+
+container_logs.pipeline "bench" {
+	listen_address   = "127.0.0.1"
+	listen_port      = %d
+	lines_per_second = 100000000
+	burst_lines      = 100000000
+	forward_to       = [loki.write.sink.receiver]
+}
 `
 
 func startAlloy(logger *slog.Logger, o options, pushURL string) (*alloyProc, error) {
-	ports, err := freePorts(5)
+	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +320,7 @@ func startAlloy(logger *slog.Logger, o options, pushURL string) (*alloyProc, err
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "bench.alloy")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, benchConfig, ports[0], ports[4], ports[1], ports[2], pushURL), 0o600); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, benchConfig, ports[0], ports[4], ports[1], ports[2], pushURL, o.containerModule, ports[5]), 0o600); err != nil {
 		return nil, err
 	}
 	logFile, err := os.Create(filepath.Join(o.out, "alloy.log"))
@@ -314,8 +334,10 @@ func startAlloy(logger *slog.Logger, o options, pushURL string) (*alloyProc, err
 		return nil, fmt.Errorf("starting %s: %w", o.alloyBin, err)
 	}
 	url := func(p int) string { return fmt.Sprintf("http://127.0.0.1:%d", p) }
-	a := &alloyProc{cmd: cmd, curated: url(ports[0]), volatile: url(ports[4]), lokiAPI: url(ports[1]), faro: url(ports[2]), ui: url(ports[3]), dir: dir}
-	for _, ready := range []string{a.curated + "/healthz", a.volatile + "/healthz", a.lokiAPI + "/ready", a.faro + "/-/ready", a.ui + "/-/ready"} {
+	a := &alloyProc{cmd: cmd, curated: url(ports[0]), volatile: url(ports[4]), lokiAPI: url(ports[1]), faro: url(ports[2]),
+		containers: url(ports[5]), ui: url(ports[3]), dir: dir}
+	for _, ready := range []string{a.curated + "/healthz", a.volatile + "/healthz", a.lokiAPI + "/ready", a.faro + "/-/ready",
+		a.containers + "/ready", a.ui + "/-/ready"} {
 		if err := waitOK(ready, 60*time.Second); err != nil {
 			a.stop()
 			return nil, fmt.Errorf("alloy-custom not ready (see %s): %w", logFile.Name(), err)

@@ -35,13 +35,17 @@ type Summary struct {
 	RSSMaxMiB       float64 `json:"alloy_rss_max_mib"`
 }
 
-var order = []string{"curated_api", volatileName, "loki.source.api", "faro.receiver"}
+var order = []string{"curated_api", volatileName, "loki.source.api", "faro.receiver", containerName}
 
 // volatileName is curated_api with its durable spool off: the spool's cost
 // is the ratio against it.
 const volatileName = "curated_api (durable off)"
 
-// ratioKeys name the ratios against each other receiver.
+// containerName is configs/container_logs.alloy, the container-log path:
+// loki.source.api and the stages that join, drop, cap and redact lines.
+const containerName = "container_logs"
+
+// ratioKeys name the ratios of curated_api against each other receiver.
 var ratioKeys = map[string]string{volatileName: "volatile", "loki.source.api": "loki", "faro.receiver": "faro"}
 
 func median(xs []float64) float64 {
@@ -100,8 +104,12 @@ func (r *report) summarize() {
 		}
 	}
 	for _, other := range order[1:] {
-		ratios(ratioKeys[other], c, r.Summary[other])
+		if key, ok := ratioKeys[other]; ok {
+			ratios(key, c, r.Summary[other])
+		}
 	}
+	// What the container path's stages cost over the bare push receiver.
+	ratios("container_vs_loki", r.Summary[containerName], r.Summary["loki.source.api"])
 	// Without the spool, as loki.source.api runs: the per-request cost
 	// of the API alone.
 	ratios("volatile_vs_loki", r.Summary[volatileName], r.Summary["loki.source.api"])
@@ -133,13 +141,14 @@ func (r *report) markdown() string {
 		}
 		p("| `%s` | %s | %.1f | %.2f / %.2f | %.0f |\n", name, thousands(s.EventsPerSecond), s.CPUPerMillion, s.FixedP50, s.FixedP99, s.RSSMaxMiB)
 	}
-	p("\nRatios, curated_api over the other (events/s: higher is better; CPU and p99: lower is better):\n\n")
-	p("| curated_api | vs | events/s | CPU per event | p99 |\n|---|---|---|---|---|\n")
+	p("\nRatios, the first over the other (events/s: higher is better; CPU and p99: lower is better):\n\n")
+	p("| Receiver | vs | events/s | CPU per event | p99 |\n|---|---|---|---|---|\n")
 	for _, k := range []struct{ key, self, other string }{
 		{"volatile", "`curated_api`", "`curated_api` without the spool (the spool's cost)"},
 		{"loki", "`curated_api`", "`loki.source.api`"},
 		{"volatile_vs_loki", "`curated_api (durable off)`", "`loki.source.api`"},
 		{"faro", "`curated_api`", "`faro.receiver`"},
+		{"container_vs_loki", "`container_logs` (stages included)", "`loki.source.api`"},
 	} {
 		if _, ok := r.Ratios[k.key+"_events_per_second"]; !ok {
 			continue
