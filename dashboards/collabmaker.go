@@ -149,7 +149,7 @@ func collabmaker() *dashboard.DashboardBuilder {
 				[2]string{"country", "Country"},
 			))).
 		WithPanel(logs.NewPanelBuilder().Title("Container errors").Span(12).Height(10).
-			Description("Error lines and stack traces the service's containers wrote in the same range (docs/container-logs.md): "+
+			Description("Error lines and stack traces the service's containers wrote in the same range (docs/container-logs.md): " +
 				"the stack trace behind a failed submission of the same minute.").
 			ShowTime(true).WrapLogMessage(true).EnableLogDetails(true).SortOrder(common.LogsSortOrderDescending).
 			WithTarget(logLines("A", containerErrors)))
