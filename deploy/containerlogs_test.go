@@ -8,15 +8,16 @@ import (
 	"testing"
 )
 
-// Loki, Grafana and Alertmanager send their container output through a
-// FireLens router to alloy-custom's container-log endpoint (by its Cloud
-// Map name, on a port the ALB never forwards to), with a copy in their own
-// CloudWatch log group that the log-based alarms read; alloy-custom's own
-// output stays on awslogs (its lines reach Loki in-process).
+// Every service of the stack (alloy-custom, Loki, Grafana, Alertmanager)
+// sends its container output through a FireLens router to alloy-custom's
+// container-log endpoint (by its Cloud Map name, on a port the ALB never
+// forwards to), with a copy in its own CloudWatch log group that the
+// log-based alarms read.
 func TestContainerLogsGoThroughFireLens(t *testing.T) {
 	cfg, _ := defaultConfig()
 	for _, svc := range []struct{ task, container, name string }{
-		{"LokiTask", "loki", "loki"}, {"GrafanaTask", "grafana", "grafana"}, {"AlertmanagerTask", "alertmanager", "alertmanager"},
+		{"AlloyTask", "alloy", "alloy"}, {"LokiTask", "loki", "loki"}, {"GrafanaTask", "grafana", "grafana"},
+		{"AlertmanagerTask", "alertmanager", "alertmanager"},
 	} {
 		main := doc.container(t, svc.task, svc.container)
 		if driver := main["LogConfiguration"].(map[string]any)["LogDriver"]; driver != "awsfirelens" {
@@ -62,11 +63,7 @@ func TestContainerLogsGoThroughFireLens(t *testing.T) {
 		}
 	}
 
-	alloy := doc.container(t, "AlloyTask", "alloy")
-	if driver := alloy["LogConfiguration"].(map[string]any)["LogDriver"]; driver != "awslogs" {
-		t.Errorf("alloy logs with %v; want awslogs (its lines reach Loki in-process)", driver)
-	}
-	if !portsOf(alloy)[containerLogsPort] {
+	if alloy := doc.container(t, "AlloyTask", "alloy"); !portsOf(alloy)[containerLogsPort] {
 		t.Errorf("alloy does not expose the container-log port %d", containerLogsPort)
 	}
 	// The ALB forwards to the event API and Grafana only.
@@ -81,12 +78,12 @@ func TestContainerLogsGoThroughFireLens(t *testing.T) {
 		if f.Properties["FilterPattern"] == `"cannot be retried"` {
 			filters++
 			mt, _ := json.Marshal(f.Properties["MetricTransformations"])
-			if !regexp.MustCompile(`"MetricName":"LogRouterDroppedChunks-(loki|grafana|alertmanager)"`).Match(mt) {
+			if !regexp.MustCompile(`"MetricName":"LogRouterDroppedChunks-(alloy|loki|grafana|alertmanager)"`).Match(mt) {
 				t.Errorf("drop filter publishes %s", mt)
 			}
 		}
 	}
-	if filters != 3 {
-		t.Errorf("%d metric filters count the routers' dropped chunks; want 3", filters)
+	if filters != 4 {
+		t.Errorf("%d metric filters count the routers' dropped chunks; want 4", filters)
 	}
 }

@@ -330,7 +330,7 @@ func TestAlarmsNotifyTheTopic(t *testing.T) {
 		"AlloyTasksBelowMinimum": "2", "LokiTasksBelowMinimum": "1", "GrafanaTasksBelowMinimum": "1",
 		"AlertmanagerTasksBelowMinimum": "1", "PushBatchesDropped": "1", "AlloyErrors": "5", "LokiPushRateLimited": "1",
 		"AlertPathSilent": "1", "LokiLogRouterDroppedChunks": "1", "GrafanaLogRouterDroppedChunks": "1",
-		"AlertmanagerLogRouterDroppedChunks": "1",
+		"AlertmanagerLogRouterDroppedChunks": "1", "AlloyLogRouterDroppedChunks": "1",
 	}
 	got := map[string]resource{}
 	for id, r := range doc.ofType("AWS::CloudWatch::Alarm") {

@@ -68,8 +68,7 @@ func (s *services) alloy() *deployed {
 	// task: a task that starts adopts the spools of tasks that are gone
 	// (crashed, OOM-killed, replaced) and replays what they acknowledged.
 	spool := s.stateVolume(td, "AlloySpool", "alloy-spool", "/spool", alloyUID, alloyUID)
-	var logging awsecs.LogDriver
-	logging, d.logGroup = s.logs("alloy")
+	logging := s.routedLogs(td, d)
 	container := td.AddContainer(jsii.String("alloy"), &awsecs.ContainerDefinitionOptions{
 		Image: s.image(imageAlloy, s.params.alloyImageTag),
 		// The image's CMD runs /etc/alloy/config.alloy (configs/fargate.alloy).
@@ -410,9 +409,11 @@ func (s *services) configFiles(td awsecs.FargateTaskDefinition, main awsecs.Cont
 // routedLogs sends the output of d's main container through a FireLens
 // router (deploy/containerlogs) to the collector's container-log endpoint,
 // and a copy to d's own log group, which stays readable and alarmed on
-// while the pipeline itself is down. alloy-custom does not use it: its own
-// log lines reach Loki in-process (configs/fargate.alloy's logging block),
-// with no router, and cannot loop back into an endpoint that is failing.
+// while the pipeline itself is down. alloy-custom's own tasks use it too:
+// its lines then sit in Loki beside the other services' container logs
+// (its in-process copy, {component="alloy"}, feeds the pipeline rules and
+// needs no router); a router that cannot reach any collector buffers and
+// retries, and the CloudWatch copy keeps the alarms' patterns readable.
 func (s *services) routedLogs(td awsecs.FargateTaskDefinition, d *deployed) awsecs.LogDriver {
 	_, d.logGroup = s.logs(d.name)
 	_, routerGroup := s.logs(d.name + "-log-router")

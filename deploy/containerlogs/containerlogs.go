@@ -4,7 +4,7 @@
 // router in the task pushes them in Loki's push format to the collector's
 // Cloud Map name, never through the public load balancer. A copy can go to
 // CloudWatch Logs too, for services that must stay readable while the
-// pipeline itself is down (Loki, Grafana, Alertmanager).
+// pipeline itself is down (alloy-curated's own services).
 //
 // A task uses it in three steps (docs/container-logs.md):
 //
