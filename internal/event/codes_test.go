@@ -1,9 +1,13 @@
 package event
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -41,5 +45,42 @@ func TestCodesMatchTheAPIDocs(t *testing.T) {
 			t.Errorf("code %q listed twice", c)
 		}
 		seen[c] = true
+	}
+}
+
+// TestCodesListsEveryDeclaredCode: a Code constant declared in codes.go but
+// left out of Codes() would be missing from the docs check above, from the
+// metrics' reason labels and from the SDKs' lists.
+func TestCodesListsEveryDeclaredCode(t *testing.T) {
+	file, err := parser.ParseFile(token.NewFileSet(), "codes.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var declared []Code
+	for _, d := range file.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+				continue
+			}
+			for _, v := range vs.Values {
+				lit, ok := v.(*ast.BasicLit)
+				if !ok {
+					t.Fatalf("a Code constant that is not a string literal: %#v", v)
+				}
+				s, _ := strconv.Unquote(lit.Value)
+				declared = append(declared, Code(s))
+			}
+		}
+	}
+	listed := Codes()
+	slices.Sort(declared)
+	slices.Sort(listed)
+	if !slices.Equal(declared, listed) {
+		t.Errorf("codes.go declares %v; Codes() lists %v", declared, listed)
 	}
 }

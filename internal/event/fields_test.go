@@ -2,7 +2,10 @@ package event
 
 import (
 	"encoding/json"
+	"os"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -62,4 +65,24 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestEveryTextFieldIsInTheAPIDocs: docs/api.md's "Event fields" table is
+// the clients' list of fields; a row of TextFields missing there is a
+// field no SDK author learns about.
+func TestEveryTextFieldIsInTheAPIDocs(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "### Event fields\n")
+	if !ok {
+		t.Fatal(`docs/api.md has no "### Event fields" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	for _, f := range TextFields {
+		if !regexp.MustCompile("(?m)^\\| `" + regexp.QuoteMeta(f.Name) + "` +\\|").MatchString(section) {
+			t.Errorf("field %q is not in docs/api.md's field table", f.Name)
+		}
+	}
 }

@@ -45,17 +45,33 @@ type step interface {
 	apply(ev *event.Event, res *Result, trace bool) (decided bool)
 }
 
-// kinds compiles each kind of rule, in the order rules run (the package
-// doc and docs/loki.source.curated_api.md list it). A kind with nothing
-// configured compiles to no step.
-var kinds = [...]func(Config) (step, error){
-	compileSchema,
-	compileDrops,
-	compileSamples,
-	compileAttributes,
-	compileHash,
-	compileRedact,
-	compileTruncate,
+// kind is one kind of rule: its name in traces, docs and the package doc,
+// and its compiler. A kind with nothing configured compiles to no step.
+type kind struct {
+	name    string
+	compile func(Config) (step, error)
+}
+
+// kinds are the kinds of rules in the order they run: the one place the
+// order is written. The package doc and docs/loki.source.curated_api.md
+// follow it (TestRunOrderIsWrittenOnce, and the component's docs test).
+var kinds = [...]kind{
+	{"schema", compileSchema},
+	{"drop", compileDrops},
+	{"sample", compileSamples},
+	{"attributes", compileAttributes},
+	{"hash", compileHash},
+	{"redact", compileRedact},
+	{"truncate", compileTruncate},
+}
+
+// KindNames lists the kinds of rules in the order they run.
+func KindNames() []string {
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = k.name
+	}
+	return names
 }
 
 // Pipeline is a compiled, immutable rule set.
@@ -67,8 +83,8 @@ type Pipeline struct {
 func Compile(cfg Config) (*Pipeline, error) {
 	p := &Pipeline{}
 	var errs []error
-	for _, compile := range kinds {
-		s, err := compile(cfg)
+	for _, k := range kinds {
+		s, err := k.compile(cfg)
 		errs = append(errs, err)
 		if s != nil {
 			p.steps = append(p.steps, s)

@@ -3,6 +3,9 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -233,10 +236,9 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
-// TestEveryKindIsApplied compiles a configuration with every kind of rule
-// and runs it: a kind missing from apply's switch panics.
-func TestEveryKindIsApplied(t *testing.T) {
-	cfg := Config{
+// everyKind configures every kind of rule.
+func everyKind() Config {
+	return Config{
 		Schema:     &SchemaConfig{MaxAttributes: 10},
 		Drops:      []DropConfig{{Name: "d", Events: []string{"never"}}},
 		Samples:    []SampleConfig{{Name: "s", Rate: 1}},
@@ -245,7 +247,12 @@ func TestEveryKindIsApplied(t *testing.T) {
 		Redact:     DefaultRedact(),
 		Truncate:   TruncateConfig{MaxLength: 100, Marker: "…"},
 	}
-	p := mustCompile(t, cfg)
+}
+
+// TestEveryKindIsApplied compiles a configuration with every kind of rule
+// and runs it: a kind missing from apply's switch panics.
+func TestEveryKindIsApplied(t *testing.T) {
+	p := mustCompile(t, everyKind())
 	if len(p.steps) != len(kinds) {
 		t.Fatalf("%d steps for %d kinds: configure every kind here", len(p.steps), len(kinds))
 	}
@@ -292,5 +299,49 @@ func TestRedactCompactNumbersByFieldName(t *testing.T) {
 		`"phones":["[REDACTED:phone]"],"ref":"9001011234568","rrn":"[REDACTED]","주민등록번호":"[REDACTED:national_id]"}`
 	if got := attrsJSON(ev); got != want {
 		t.Errorf("attributes:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestEveryConfigFieldIsAKind: each field of Config, set alone, compiles to
+// exactly one step. A new kind's field left out of everyKind, or its
+// compiler left out of kinds (written but never run), fails here.
+func TestEveryConfigFieldIsAKind(t *testing.T) {
+	all := reflect.ValueOf(everyKind())
+	typ := all.Type()
+	if typ.NumField() != len(kinds) {
+		t.Errorf("Config has %d fields and kinds %d entries: one kind per field", typ.NumField(), len(kinds))
+	}
+	for i := range typ.NumField() {
+		name := typ.Field(i).Name
+		if all.Field(i).IsZero() {
+			t.Errorf("everyKind leaves %s unset: configure every kind there", name)
+			continue
+		}
+		var only Config // the zero Config has no rules at all
+		reflect.ValueOf(&only).Elem().Field(i).Set(all.Field(i))
+		p, err := Compile(only)
+		if err != nil {
+			t.Errorf("%s alone: %v", name, err)
+			continue
+		}
+		if len(p.steps) != 1 {
+			t.Errorf("%s alone compiles to %d steps, want 1: is its compiler in kinds?", name, len(p.steps))
+		}
+	}
+}
+
+// TestRunOrderIsWrittenOnce: the package doc's numbered list names the
+// kinds in kinds' order.
+func TestRunOrderIsWrittenOnce(t *testing.T) {
+	src, err := os.ReadFile("config.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	for _, m := range regexp.MustCompile(`(?m)^//\s+\d+\.\s+(\w+)`).FindAllStringSubmatch(string(src), -1) {
+		documented = append(documented, m[1])
+	}
+	if !slices.Equal(documented, KindNames()) {
+		t.Errorf("the package doc lists %v; kinds run %v", documented, KindNames())
 	}
 }
