@@ -109,9 +109,8 @@ func (p *Policy) Clients() []*Client { return p.clients }
 
 // Denial is why a request was refused.
 type Denial struct {
-	Status int
 	Field  string     // the header or parameter at fault
-	Code   event.Code // stable code, also the metrics outcome
+	Code   event.Code // stable code; the API derives the status from it
 	Reason string
 }
 
@@ -127,7 +126,7 @@ func (p *Policy) Authenticate(r *http.Request) (*Client, *Denial) {
 	}
 	key, fromQuery, err := requestKey(r)
 	if err != nil {
-		return nil, &Denial{Status: http.StatusUnauthorized, Field: HeaderAPIKey, Code: event.CodeUnauthorized,
+		return nil, &Denial{Field: HeaderAPIKey, Code: event.CodeUnauthorized,
 			Reason: "an API key is required: send it in the X-API-Key header, as Authorization: Bearer, or (browser keys) as the api_key query parameter"}
 	}
 	h := sha256.Sum256([]byte(key))
@@ -139,10 +138,10 @@ func (p *Policy) Authenticate(r *http.Request) (*Client, *Denial) {
 	}
 	switch {
 	case found == nil:
-		return nil, &Denial{Status: http.StatusUnauthorized, Field: HeaderAPIKey, Code: event.CodeUnauthorized, Reason: "unknown API key"}
+		return nil, &Denial{Field: HeaderAPIKey, Code: event.CodeUnauthorized, Reason: "unknown API key"}
 	case fromQuery && !found.Browser:
 		// A server key in a URL ends up in proxy and browser logs: refuse it.
-		return nil, &Denial{Status: http.StatusUnauthorized, Field: QueryAPIKey, Code: event.CodeUnauthorized,
+		return nil, &Denial{Field: QueryAPIKey, Code: event.CodeUnauthorized,
 			Reason: "this key is not a browser key; send it in the X-API-Key or Authorization header, never in the URL"}
 	}
 	return found, nil
@@ -174,13 +173,13 @@ func (c *Client) CheckOrigin(origin string) *Denial {
 	}
 	if origin == "" {
 		if c.Browser {
-			return &Denial{Status: http.StatusForbidden, Field: "Origin", Code: event.CodeForbiddenOrigin,
+			return &Denial{Field: "Origin", Code: event.CodeForbiddenOrigin,
 				Reason: "browser keys are only accepted with an Origin header"}
 		}
 		return nil
 	}
 	if len(c.AllowedOrigins) > 0 && !glob.MatchAny(c.AllowedOrigins, origin) {
-		return &Denial{Status: http.StatusForbidden, Field: "Origin", Code: event.CodeForbiddenOrigin,
+		return &Denial{Field: "Origin", Code: event.CodeForbiddenOrigin,
 			Reason: fmt.Sprintf("origin %q is not allowed for this key", origin)}
 	}
 	return nil

@@ -25,13 +25,12 @@ const (
 // formatOf maps a Content-Type header to a body format.
 func formatOf(contentType string) (event.Format, *apiError) {
 	if contentType == "" {
-		return 0, &apiError{status: http.StatusUnsupportedMediaType, field: "Content-Type",
-			reason: "Content-Type header is required; use " + MediaJSON + ", " + MediaText + " or " + MediaNDJSON}
+		return 0, refuse(event.CodeUnsupportedMediaType, "Content-Type",
+			"Content-Type header is required; use "+MediaJSON+", "+MediaText+" or "+MediaNDJSON)
 	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return 0, &apiError{status: http.StatusUnsupportedMediaType, field: "Content-Type",
-			reason: fmt.Sprintf("cannot parse Content-Type %q", contentType)}
+		return 0, refuse(event.CodeUnsupportedMediaType, "Content-Type", fmt.Sprintf("cannot parse Content-Type %q", contentType))
 	}
 	switch mt {
 	case MediaJSON, MediaText:
@@ -39,8 +38,8 @@ func formatOf(contentType string) (event.Format, *apiError) {
 	case MediaNDJSON, "application/ndjson", "application/jsonl":
 		return event.FormatNDJSON, nil
 	}
-	return 0, &apiError{status: http.StatusUnsupportedMediaType, field: "Content-Type",
-		reason: fmt.Sprintf("unsupported Content-Type %q; use %s, %s or %s", mt, MediaJSON, MediaText, MediaNDJSON)}
+	return 0, refuse(event.CodeUnsupportedMediaType, "Content-Type",
+		fmt.Sprintf("unsupported Content-Type %q; use %s, %s or %s", mt, MediaJSON, MediaText, MediaNDJSON))
 }
 
 // bodyReader reads request bodies into pooled buffers, enforcing the size
@@ -134,10 +133,9 @@ func readError(err error, clock *bodyClock, gzipped bool) *apiError {
 	case clock.expired(err):
 		return clock.error()
 	case gzipped:
-		return &apiError{status: http.StatusBadRequest, field: "Content-Encoding",
-			reason: "body is not valid gzip: " + err.Error()}
+		return refuse(event.CodeMalformed, "Content-Encoding", "body is not valid gzip: "+err.Error())
 	}
-	return &apiError{status: http.StatusBadRequest, reason: "cannot read request body: " + err.Error()}
+	return refuse(event.CodeMalformed, "", "cannot read request body: "+err.Error())
 }
 
 // bodyClock enforces a body's deadline: the connection's read deadline
@@ -199,8 +197,7 @@ func (c *bodyClock) error() *apiError {
 		reason = fmt.Sprintf("the request body arrived slower than min_body_rate (%d bytes/s after the first %s)",
 			c.lim.minRate, bodyGrace)
 	}
-	return &apiError{status: http.StatusRequestTimeout, code: event.CodeSlowBody, reason: reason,
-		header: http.Header{"Connection": {"close"}}}
+	return refuse(event.CodeSlowBody, "", reason).withHeader(http.Header{"Connection": {"close"}})
 }
 
 // stop clears the read deadline once the body is in: the connection may
@@ -250,12 +247,12 @@ func isGzip(encodings []string) (bool, *apiError) {
 }
 
 func unsupportedEncoding(reason string) *apiError {
-	return &apiError{status: http.StatusUnsupportedMediaType, field: "Content-Encoding", reason: reason}
+	return refuse(event.CodeUnsupportedMediaType, "Content-Encoding", reason)
 }
 
 func tooLargeError(maxBytes int64) *apiError {
-	return &apiError{status: http.StatusRequestEntityTooLarge,
-		reason: fmt.Sprintf("request body is larger than max_request_bytes (%d bytes, counted after decompression)", maxBytes)}
+	return refuse(event.CodeTooLarge, "",
+		fmt.Sprintf("request body is larger than max_request_bytes (%d bytes, counted after decompression)", maxBytes))
 }
 
 type countingReader struct {

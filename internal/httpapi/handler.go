@@ -203,15 +203,23 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	for k, v := range a.header {
 		w.Header()[k] = v
 	}
-	h.finish(w, endpoint, name, a.status, a.body)
+	h.finish(w, endpoint, name, a.meaning, a.body)
 }
 
 // answer is what a request that got through its steps is told.
 type answer struct {
-	status int
+	meaning
 	body   Response
 	header http.Header
 }
+
+// What a request whose events were decided is answered with, when no single
+// code says it.
+var (
+	answerAccepted  = meaning{http.StatusAccepted, outcomeAccepted}
+	answerValidated = meaning{http.StatusOK, outcomeValidated}
+	answerInvalid   = meaning{http.StatusBadRequest, outcomeInvalid} // every event refused
+)
 
 // handle runs a request's steps in order: admission, identification,
 // decoding, deciding each event's outcome, reporting it and forwarding.
@@ -257,14 +265,14 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	}
 	switch {
 	case len(sum.entries) == 0 && sum.forbidden:
-		return answer{status: http.StatusForbidden, body: resp}, nil
+		return answer{meaning: meanings[event.CodeForbidden], body: resp}, nil
 	case len(sum.entries) == 0 && resp.Dropped == 0:
-		return answer{status: http.StatusBadRequest, body: resp}, nil
+		return answer{meaning: answerInvalid, body: resp}, nil
 	case dryRun:
 		resp.Accepted = len(sum.entries)
-		return answer{status: http.StatusOK, body: resp}, nil
+		return answer{meaning: answerValidated, body: resp}, nil
 	case len(sum.entries) == 0: // every valid event was dropped by a rule
-		return answer{status: http.StatusAccepted, body: resp}, nil
+		return answer{meaning: answerAccepted, body: resp}, nil
 	}
 
 	forwarded, ferr := h.forward(r.Context(), cfg, sum.entries)
@@ -281,7 +289,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 		}
 	}
 	if forwarded == len(sum.entries) {
-		return answer{status: http.StatusAccepted, body: resp}, nil
+		return answer{meaning: answerAccepted, body: resp}, nil
 	}
 	notForwarded := len(sum.entries) - forwarded
 	h.metrics.notForwarded.Add(float64(notForwarded))
@@ -303,7 +311,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	for _, idx := range sum.indexes[forwarded:] {
 		resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: event.CodeNotForwarded, Reason: reason})
 	}
-	return answer{status: http.StatusServiceUnavailable, body: resp,
+	return answer{meaning: meanings[event.CodeNotForwarded], body: resp,
 		header: http.Header{"Retry-After": {retryAfter(wait)}}}, nil
 }
 
@@ -324,7 +332,7 @@ func (h *Handler) identify(r *http.Request, cfg *Config, origin string, received
 		denial = client.CheckOrigin(origin)
 	}
 	if denial != nil {
-		e := &apiError{status: denial.Status, field: denial.Field, code: denial.Code, reason: denial.Reason}
+		e := refuse(denial.Code, denial.Field, denial.Reason)
 		if denial.Code == event.CodeForbiddenOrigin && origin != "" {
 			// The page may read this refusal, and only this: a browser SDK
 			// then reports a wrong allowed_origins instead of retrying what
@@ -428,21 +436,19 @@ func refusalError(r *admission.Refusal) *apiError {
 	limit := map[bool]string{false: "max_concurrent_requests", true: "max_inflight_bytes"}[r.Bytes]
 	switch {
 	case r.Never:
-		return &apiError{status: http.StatusRequestEntityTooLarge, code: event.CodeTooLarge,
-			reason: fmt.Sprintf("decoding this request needs more memory than %s of the %s (%d bytes); send fewer or larger values per request",
-				limit, r.Scope, r.Limit)}
+		return refuse(event.CodeTooLarge, "",
+			fmt.Sprintf("decoding this request needs more memory than %s of the %s (%d bytes); send fewer or larger values per request",
+				limit, r.Scope, r.Limit))
 	case r.Scope == admission.Global:
-		return &apiError{status: http.StatusServiceUnavailable, code: event.CodeOverloaded,
-			reason: "the server is at its limit of concurrent requests or in-flight bytes; retry shortly",
-			header: http.Header{"Retry-After": {"1"}}}
+		return refuse(event.CodeOverloaded, "", "the server is at its limit of concurrent requests or in-flight bytes; retry shortly").
+			withHeader(http.Header{"Retry-After": {"1"}})
 	default:
 		who := map[admission.Scope]string{admission.Client: "this client", admission.Address: "this client's address"}[r.Scope]
 		if r.Scope == admission.Address {
 			limit += "_per_address"
 		}
-		return &apiError{status: http.StatusTooManyRequests, code: event.CodeRateLimited,
-			reason: fmt.Sprintf("%s has reached its %s (%d); retry after the Retry-After seconds", who, limit, r.Limit),
-			header: http.Header{"Retry-After": {"1"}}}
+		return refuse(event.CodeRateLimited, "", fmt.Sprintf("%s has reached its %s (%d); retry after the Retry-After seconds", who, limit, r.Limit)).
+			withHeader(http.Header{"Retry-After": {"1"}})
 	}
 }
 
@@ -451,8 +457,7 @@ func refusalError(r *admission.Refusal) *apiError {
 // against its own client's origins.
 func (h *Handler) preflight(w http.ResponseWriter, endpoint string, cfg *Config, origin string) {
 	if origin == "" || !cfg.Access.OriginAllowed(origin) {
-		h.reject(w, endpoint, clientNone, &apiError{status: http.StatusForbidden, field: "Origin", code: event.CodeForbiddenOrigin,
-			reason: fmt.Sprintf("origin %q is not allowed", origin)})
+		h.reject(w, endpoint, clientNone, refuse(event.CodeForbiddenOrigin, "Origin", fmt.Sprintf("origin %q is not allowed", origin)))
 		return
 	}
 	hdr := w.Header()
@@ -471,9 +476,8 @@ func setCORSHeaders(hdr http.Header, origin string) {
 }
 
 func rateLimited(who string, wait time.Duration) *apiError {
-	return &apiError{status: http.StatusTooManyRequests, code: event.CodeRateLimited,
-		reason: fmt.Sprintf("rate limit exceeded for %s; retry after the Retry-After seconds", who),
-		header: http.Header{"Retry-After": {retryAfter(wait)}}}
+	return refuse(event.CodeRateLimited, "", fmt.Sprintf("rate limit exceeded for %s; retry after the Retry-After seconds", who)).
+		withHeader(http.Header{"Retry-After": {retryAfter(wait)}})
 }
 
 // clockOffset measures the sender's clock skew from sent_at (see
@@ -506,50 +510,29 @@ func (h *Handler) reject(w http.ResponseWriter, endpoint, client string, e *apiE
 		w.Header()[k] = v
 	}
 	h.logger.Debug("rejected request", "endpoint", endpoint, "client", client, "status", e.status, "field", e.field, "code", e.code)
-	h.finish(w, endpoint, client, e.status, e.response())
+	h.finish(w, endpoint, client, e.meaning, e.response())
 }
 
-func (h *Handler) finish(w http.ResponseWriter, endpoint, client string, status int, resp Response) {
-	h.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+func (h *Handler) finish(w http.ResponseWriter, endpoint, client string, m meaning, resp Response) {
+	h.metrics.requests.WithLabelValues(endpoint, strconv.Itoa(m.status)).Inc()
 	if endpoint == endpointEvents {
-		h.tally.request(client, status)
+		h.tally.request(client, m.status)
 	}
-	h.metrics.clientRequests.WithLabelValues(client, outcome(status)).Inc()
-	writeResponse(w, status, resp)
-}
-
-// outcome names a response status for the per-client metric.
-func outcome(status int) string {
-	switch status {
-	case http.StatusAccepted:
-		return "accepted"
-	case http.StatusOK:
-		return "validated"
-	case http.StatusUnauthorized:
-		return "unauthorized"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusTooManyRequests:
-		return "rate_limited"
-	case http.StatusServiceUnavailable:
-		return "unavailable"
-	default:
-		return "invalid"
-	}
+	h.metrics.clientRequests.WithLabelValues(client, m.outcome).Inc()
+	writeResponse(w, m.status, resp)
 }
 
 func methodNotAllowed(allow string) *apiError {
-	return &apiError{status: http.StatusMethodNotAllowed, reason: "method not allowed; use " + allow,
-		header: http.Header{"Allow": {allow}}}
+	return refuse(event.CodeMethodNotAllowed, "", "method not allowed; use "+allow).withHeader(http.Header{"Allow": {allow}})
 }
 
 func payloadError(err error) *apiError {
 	var pe *event.PayloadError
 	if !errors.As(err, &pe) {
-		return &apiError{status: http.StatusBadRequest, reason: err.Error()}
+		return refuse(event.CodeMalformed, "", err.Error())
 	}
 	if pe.Kind == event.PayloadTooManyEvents {
-		return &apiError{status: http.StatusRequestEntityTooLarge, field: pe.Field, code: event.CodeTooMany, reason: pe.Reason}
+		return refuse(event.CodeTooMany, pe.Field, pe.Reason)
 	}
-	return &apiError{status: http.StatusBadRequest, field: pe.Field, reason: pe.Reason}
+	return refuse(event.CodeMalformed, pe.Field, pe.Reason)
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -453,6 +454,28 @@ func TestWriteResponseMatchesEncoding(t *testing.T) {
 			!reflect.DeepEqual(got.Header(), want.Header()) {
 			t.Errorf("%+v: wrote %d %v %q, encoding/json %d %v %q", resp,
 				got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
+		}
+	}
+}
+
+// perEventCodes are the codes only ever given to one event of a request,
+// never as a whole request's answer.
+var perEventCodes = []event.Code{event.CodeRequired, event.CodeUnknownField, event.CodeInvalidType, event.CodeInvalidValue,
+	event.CodeTooLong, event.CodeTooDeep, event.CodeNotAllowed, event.CodeForbiddenEvent}
+
+// TestEveryCodeIsClassified: each code either has its status and outcome
+// in meanings (refuse panics without one) or is given per event only. A
+// new code must be placed in one of the two.
+func TestEveryCodeIsClassified(t *testing.T) {
+	for _, c := range event.Codes() {
+		_, whole := meanings[c]
+		if whole == slices.Contains(perEventCodes, c) {
+			t.Errorf("code %q: in meanings %v, per event only %v; it must be exactly one", c, whole, !whole)
+		}
+		if whole {
+			if e := refuse(c, "", "r"); e.status < 400 || e.outcome == "" || e.response().Errors[0].Code != c {
+				t.Errorf("refuse(%q) = %+v", c, e)
+			}
 		}
 	}
 }
