@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,8 +56,9 @@ func servePage(t *testing.T, apiURL *string, key, tag string) (string, <-chan pa
 }
 
 // openInChromium loads url in headless Chromium and waits for the page's
-// report.
-func openInChromium(t *testing.T, url string, reports <-chan pageReport) pageReport {
+// report; then, with delivered set, keeps the browser open until it
+// reports true (a beacon may still be in flight when fetch answers).
+func openInChromium(t *testing.T, url string, reports <-chan pageReport, delivered func() bool) pageReport {
 	t.Helper()
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
@@ -68,8 +70,11 @@ func openInChromium(t *testing.T, url string, reports <-chan pageReport) pageRep
 	defer p.stop()
 	select {
 	case r := <-reports:
-		// sendBeacon may still be in flight when fetch answers; give it a moment.
-		time.Sleep(time.Second)
+		for deadline := time.Now().Add(30 * time.Second); delivered != nil && !delivered(); time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("what the page sent never arrived")
+			}
+		}
 		return r
 	case <-p.done:
 		t.Fatal("chromium exited before the page reported")
@@ -103,19 +108,27 @@ func TestBrowserOrigins(t *testing.T) {
 	})
 	apiURL = a.apiURL
 
-	got := openInChromium(t, allowedURL, allowedReports)
+	query := fmt.Sprintf(`{run=%q}`, run)
+	from, to := time.Now().Add(-time.Hour), time.Now().Add(time.Minute)
+	// The beacon and the fetch both reached Loki.
+	bothArrived := func() bool { return len(queryRange(t, lokiURL, "", query, from, to)) >= 2 }
+	got := openInChromium(t, allowedURL, allowedReports, bothArrived)
 	t.Logf("allowed origin %s reported %+v", allowedURL, got)
 	if got.beacon != "true" || got.fetch != "202" || !strings.Contains(got.body, `"accepted":1`) {
 		t.Errorf("allowed origin: %+v", got)
 	}
-	got = openInChromium(t, deniedURL, deniedReports)
+	// The denied page's beacon needs no preflight: it reaches the API, which
+	// must refuse it (403). The browser stays open until it has.
+	refusedBeacon := func() bool {
+		v, _ := strconv.Atoi(a.metric(t, `loki_source_curated_api_requests_total{component_id="loki.source.curated_api.browser",component_path="/",endpoint="events",status_code="403"}`))
+		return v >= 1
+	}
+	got = openInChromium(t, deniedURL, deniedReports, refusedBeacon)
 	t.Logf("denied origin %s reported %+v", deniedURL, got)
 	if got.fetch != "blocked" {
 		t.Errorf("denied origin: fetch should be blocked by the failed preflight, got %+v", got)
 	}
 
-	query := fmt.Sprintf(`{run=%q}`, run)
-	from, to := time.Now().Add(-time.Hour), time.Now().Add(time.Minute)
 	entries := settledEntries(t, lokiURL, "", query, from, to, 2)
 	var seen []string
 	for _, e := range entries {
