@@ -87,3 +87,11 @@ func (f *TextField) decode(raw []byte) (string, *FieldError) {
 	}
 	return decodeString(f.Name, raw, f.maxLen, f.rule == ruleText)
 }
+
+// FreeText reports whether the field holds free text (message): truncate
+// and the schema's max_string_length apply to it as to string attributes.
+func (f *TextField) FreeText() bool { return f.rule == ruleText }
+
+// Identifier reports whether the field holds an opaque id of a person or a
+// visit (session_id, user_id): hash_fields may replace it by a pseudonym.
+func (f *TextField) Identifier() bool { return f.rule == ruleID }

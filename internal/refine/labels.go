@@ -1,7 +1,6 @@
 package refine
 
 import (
-	"fmt"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -54,35 +53,22 @@ func (t *LabelTracker) admit(label, value string, max int) (string, bool) {
 
 // field is an event field promoted to a label or structured metadata.
 type field struct {
-	path string           // "event", "attributes.step", ...
-	name string           // the label or metadata name
-	attr string           // attribute key, for attributes.KEY
-	top  *event.TextField // a top-level field, for its name
+	event.Path
+	name string // the label or metadata name
 }
 
+// parseField parses a field of the labels and structured_metadata blocks:
+// a promotable top-level field or an attribute.
 func parseField(path string) (field, error) {
-	f := field{path: path}
-	switch {
-	case strings.HasPrefix(path, "attributes."):
-		f.attr = strings.TrimPrefix(path, "attributes.")
-		if f.attr == "" {
-			return f, fmt.Errorf("field %q names no attribute", path)
-		}
-		f.name = SanitizeLabelName(f.attr)
-	default:
-		var names []string
-		for i := range event.TextFields {
-			if t := &event.TextFields[i]; t.Promotable {
-				if t.Name == path {
-					f.name, f.top = path, t
-					return f, nil
-				}
-				names = append(names, t.Name)
-			}
-		}
-		return f, fmt.Errorf("field %q must be %s or attributes.KEY", path, strings.Join(names, ", "))
+	p, err := event.ParsePath(path, func(t *event.TextField) bool { return t.Promotable })
+	if err != nil {
+		return field{}, err
 	}
-	return f, nil
+	name := SanitizeLabelName(p.Attr)
+	if p.Text != nil {
+		name = p.Text.Name
+	}
+	return field{Path: p, name: name}, nil
 }
 
 // SanitizeLabelName turns s into a valid Loki label name: letters, digits

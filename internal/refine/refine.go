@@ -162,7 +162,7 @@ func NewBuilder(cfg Config) (*Builder, error) {
 	}
 	for _, p := range cfg.MetadataFields {
 		f, err := parseField(p)
-		if err == nil && f.attr == "" {
+		if err == nil && f.Text != nil {
 			err = fmt.Errorf("field %q is structured metadata already; list attributes.KEY", p)
 		}
 		if err == nil && smTaken[f.name] {
@@ -176,8 +176,8 @@ func NewBuilder(cfg Config) (*Builder, error) {
 		b.metadata = append(b.metadata, f)
 	}
 	for _, f := range append(append([]field(nil), b.labels...), b.metadata...) {
-		if f.attr != "" {
-			b.moved = append(b.moved, f.attr)
+		if f.Text == nil {
+			b.moved = append(b.moved, f.Attr)
 		}
 	}
 	slices.Sort(b.moved)
@@ -248,14 +248,8 @@ func (b *Builder) BuildCorrected(ev *event.Event, received time.Time, offset tim
 }
 
 func valueOf(ev *event.Event, f field) string {
-	if f.attr == "" {
-		return *f.top.Ref(ev)
-	}
-	v, ok := ev.Attr(f.attr)
-	if !ok {
-		return ""
-	}
-	return event.ValueText(v)
+	v, _ := f.Value(ev)
+	return v
 }
 
 func (b *Builder) timestamp(ev *event.Event, received time.Time, offset time.Duration) (time.Time, TimestampSource) {

@@ -6,22 +6,28 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/grafana/alloy/curated/internal/event"
 )
 
 // hasher replaces fields by a keyed hash: pseudonymous ids.
 type hasher struct {
-	HashConfig
+	secret string
+	fields []event.Path
 }
 
+// compileHash accepts the identifier fields of event.TextFields (session_id,
+// user_id) and attributes.
 func compileHash(cfg Config) (step, error) {
 	var errs []error
+	h := &hasher{secret: cfg.Hash.Secret}
 	for _, f := range cfg.Hash.Fields {
-		if f != "user_id" && f != "session_id" && !strings.HasPrefix(f, "attributes.") {
-			errs = append(errs, fmt.Errorf("hash: field %q must be user_id, session_id or attributes.KEY", f))
+		p, err := event.ParsePath(f, (*event.TextField).Identifier)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("hash: %w", err))
+			continue
 		}
+		h.fields = append(h.fields, p)
 	}
 	if len(cfg.Hash.Fields) > 0 && cfg.Hash.Secret == "" {
 		errs = append(errs, errors.New("hash: secret must be set to hash fields"))
@@ -29,32 +35,29 @@ func compileHash(cfg Config) (step, error) {
 	if len(cfg.Hash.Fields) == 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &hasher{cfg.Hash}, errors.Join(errs...)
+	return h, errors.Join(errs...)
 }
 
 func (h *hasher) apply(ev *event.Event, res *Result, trace bool) bool {
-	for _, f := range h.Fields {
-		switch {
-		case f == "user_id" && ev.UserID != "":
-			ev.UserID = h.hmac(ev.UserID)
-		case f == "session_id" && ev.SessionID != "":
-			ev.SessionID = h.hmac(ev.SessionID)
-		case strings.HasPrefix(f, "attributes."):
-			v := ev.AttrRef(strings.TrimPrefix(f, "attributes."))
+	for _, p := range h.fields {
+		if p.Text != nil {
+			v := p.Text.Ref(ev)
+			if *v == "" {
+				continue
+			}
+			*v = Pseudonym(h.secret, *v)
+		} else {
+			v := ev.AttrRef(p.Attr)
 			if v == nil || *v == nil {
 				continue
 			}
-			*v = h.hmac(event.ValueText(*v))
-		default:
-			continue
+			*v = Pseudonym(h.secret, event.ValueText(*v))
 		}
 		res.Redactions = append(res.Redactions, "hash")
-		res.fire(trace, "hash:"+f)
+		res.fire(trace, "hash:"+p.String())
 	}
 	return false
 }
-
-func (h *hasher) hmac(v string) string { return Pseudonym(h.Secret, v) }
 
 // Pseudonym is what hash_fields store for v under secret: equal values give
 // equal pseudonyms, and without the secret they cannot be reversed or

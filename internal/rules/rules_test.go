@@ -226,7 +226,7 @@ func TestCompileErrors(t *testing.T) {
 		{Config{Drops: []DropConfig{{Name: "d", Events: []string{"a"}, Value: "x"}}}, "value needs attribute"},
 		{Config{Samples: []SampleConfig{{Name: "s", Rate: 1.5}}}, "between 0 and 1"},
 		{Config{Hash: HashConfig{Fields: []string{"user_id"}}}, "secret must be set"},
-		{Config{Hash: HashConfig{Fields: []string{"message"}, Secret: "s"}}, "must be user_id"},
+		{Config{Hash: HashConfig{Fields: []string{"message"}, Secret: "s"}}, "must be session_id, user_id or attributes.KEY"},
 		{Config{Redact: RedactConfig{KeyAction: "shred"}}, "key_action"},
 		{Config{Redact: RedactConfig{Patterns: map[string]string{"p": "("}}}, "pattern"},
 	} {
@@ -343,5 +343,46 @@ func TestRunOrderIsWrittenOnce(t *testing.T) {
 	}
 	if !slices.Equal(documented, KindNames()) {
 		t.Errorf("the package doc lists %v; kinds run %v", documented, KindNames())
+	}
+}
+
+// TestFieldWideStepsFollowTheTable: every free-text row of
+// event.TextFields is refused by max_string_length and cut by truncate, and
+// every identifier row can be hashed, without a change here when a row is
+// added.
+func TestFieldWideStepsFollowTheTable(t *testing.T) {
+	long := strings.Repeat("x", 200)
+	schema := mustCompile(t, Config{Schema: &SchemaConfig{MaxStringLength: 100}})
+	truncate := mustCompile(t, Config{Truncate: TruncateConfig{MaxLength: 100, Marker: "…"}})
+	free, ids := 0, 0
+	for i := range event.TextFields {
+		f := &event.TextFields[i]
+		if f.FreeText() {
+			free++
+			ev := event.Event{Name: "x"}
+			*f.Ref(&ev) = long
+			if res := schema.Apply(&ev, false); res.Outcome != Reject || res.Errors[0].Field != f.Name {
+				t.Errorf("%s: max_string_length let %d bytes through: %+v", f.Name, len(long), res)
+			}
+			ev = event.Event{Name: "x"}
+			*f.Ref(&ev) = long
+			truncate.Apply(&ev, false)
+			if got := *f.Ref(&ev); got != long[:100]+"…" {
+				t.Errorf("%s: truncate left %d bytes", f.Name, len(got))
+			}
+		}
+		if f.Identifier() {
+			ids++
+			p := mustCompile(t, Config{Hash: HashConfig{Fields: []string{f.Name}, Secret: "s"}})
+			ev := event.Event{Name: "x"}
+			*f.Ref(&ev) = "id-1"
+			p.Apply(&ev, false)
+			if got := *f.Ref(&ev); got != Pseudonym("s", "id-1") {
+				t.Errorf("%s: hashed to %q", f.Name, got)
+			}
+		}
+	}
+	if free == 0 || ids == 0 {
+		t.Errorf("%d free-text and %d identifier fields in the table", free, ids)
 	}
 }

@@ -53,8 +53,10 @@ func (s *schema) check(ev *event.Event) []event.FieldError {
 			Reason: fmt.Sprintf("has %d attributes, more than the schema allows (%d)", len(ev.Attributes), s.MaxAttributes)})
 	}
 	if s.MaxStringLength > 0 {
-		if len(ev.Message) > s.MaxStringLength {
-			errs = append(errs, tooLong("message", s.MaxStringLength))
+		for i := range event.TextFields {
+			if f := &event.TextFields[i]; f.FreeText() && len(*f.Ref(ev)) > s.MaxStringLength {
+				errs = append(errs, tooLong(f.Name, s.MaxStringLength))
+			}
 		}
 		for _, a := range ev.Attributes {
 			if path := longString("attributes."+a.Key, a.Value, s.MaxStringLength); path != "" {

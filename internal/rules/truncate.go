@@ -34,7 +34,12 @@ func (t *truncator) apply(ev *event.Event, res *Result, trace bool) bool {
 		res.fire(trace, "truncate:"+where)
 		return s[:n] + t.Marker
 	}
-	ev.Message = cut(ev.Message, "message")
+	for i := range event.TextFields {
+		if f := &event.TextFields[i]; f.FreeText() {
+			v := f.Ref(ev)
+			*v = cut(*v, f.Name)
+		}
+	}
 	for i := range ev.Attributes {
 		ev.Attributes[i].Value = walkStrings(ev.Attributes[i].Value, func(s string) string {
 			return cut(s, "attributes."+ev.Attributes[i].Key)
