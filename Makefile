@@ -92,7 +92,7 @@ test: lint test-unit test-dashboards test-deploy test-e2e test-faults
 
 test-unit:
 	go test -count=1 ./component/... ./internal/... ./cmd/...
-	go test -count=1 -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime 60000x ./internal/refine/
+	go test -count=1 -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime 60000x ./internal/entry/
 	go test -count=1 -run '^$$' -fuzz FuzzDecodeMatchesReference -fuzztime 200000x ./internal/event/
 	go test -count=1 -run '^$$' -fuzz FuzzHandler -fuzztime 60000x ./internal/httpapi/
 	go test -count=1 -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime 60000x ./internal/pii/
@@ -143,7 +143,7 @@ erase:
 
 ## fuzz: run each fuzz target for FUZZTIME (make test runs each for a fixed number of inputs).
 fuzz:
-	go test -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime $(FUZZTIME) ./internal/refine/
+	go test -run '^$$' -fuzz FuzzDecodeAndBuild -fuzztime $(FUZZTIME) ./internal/entry/
 	go test -run '^$$' -fuzz FuzzDecodeMatchesReference -fuzztime $(FUZZTIME) ./internal/event/
 	go test -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME) ./internal/httpapi/
 	go test -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime $(FUZZTIME) ./internal/pii/

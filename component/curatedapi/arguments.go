@@ -17,7 +17,7 @@ import (
 	"github.com/grafana/alloy/curated/internal/admission"
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/httpapi"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 
@@ -274,7 +274,7 @@ func (a *Arguments) Validate() error {
 	errs = append(errs, a.validateClients()...)
 	// Compiling here too makes `alloy validate` report bad patterns and rule
 	// clashes; Update compiles the rules it swaps in. Both are config-time only.
-	if _, err := a.compileRules(refine.NewLabelTracker()); err != nil {
+	if _, err := a.compileRules(entry.NewLabelTracker()); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -388,7 +388,7 @@ func validateStaticLabel(name, value string) error {
 		return fmt.Errorf("labels: %q is not a valid Loki label name", name)
 	case strings.HasPrefix(name, "__"):
 		return fmt.Errorf("labels: %q: names starting with __ are reserved", name)
-	case name == refine.LabelLevel:
+	case name == entry.LabelLevel:
 		return fmt.Errorf("labels: %q is set from each event's level and cannot be static", name)
 	case value == "" || !model.LabelValue(value).IsValid():
 		return fmt.Errorf("labels: %q must have a non-empty UTF-8 value", name)
@@ -411,16 +411,16 @@ func (a *Arguments) serverConfig() *fnet.ServerConfig {
 // compiledRules is what an Update compiles once and swaps in atomically.
 type compiledRules struct {
 	pipeline *rules.Pipeline
-	builder  *refine.Builder
+	builder  *entry.Builder
 }
 
-func (a *Arguments) compileRules(tracker *refine.LabelTracker) (compiledRules, error) {
+func (a *Arguments) compileRules(tracker *entry.LabelTracker) (compiledRules, error) {
 	rc, err := a.rulesConfig()
 	if err != nil {
 		return compiledRules{}, err
 	}
 	pipeline, perr := rules.Compile(rc)
-	builder, berr := refine.NewBuilder(a.builderConfig(tracker))
+	builder, berr := entry.NewBuilder(a.builderConfig(tracker))
 	return compiledRules{pipeline: pipeline, builder: builder}, errors.Join(perr, berr)
 }
 
@@ -434,7 +434,7 @@ func (a *Arguments) labelSet() model.LabelSet {
 
 // handlerConfig is the hot-swappable API configuration. tracker keeps the
 // promoted label values across reloads.
-func (a *Arguments) handlerConfig(tracker *refine.LabelTracker) (httpapi.Config, error) {
+func (a *Arguments) handlerConfig(tracker *entry.LabelTracker) (httpapi.Config, error) {
 	policy, err := a.policy()
 	if err != nil {
 		return httpapi.Config{}, err

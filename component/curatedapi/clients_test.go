@@ -12,7 +12,7 @@ import (
 	"github.com/grafana/alloy/syntax"
 
 	"github.com/grafana/alloy/curated/internal/admission"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
@@ -57,7 +57,7 @@ func TestClientArguments(t *testing.T) {
 		!args.Clients[0].Browser || args.Clients[0].RateLimit.Rate != 20 || args.Clients[0].RateLimit.Burst != 40 {
 		t.Fatalf("clients = %+v", args.Clients)
 	}
-	cfg, err := args.handlerConfig(refine.NewLabelTracker())
+	cfg, err := args.handlerConfig(entry.NewLabelTracker())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestTenantlessClientBesideTenantsRefused(t *testing.T) {
 	if err := syntax.Unmarshal([]byte(strings.Replace(cfg, "%s", `tenant = "team-default"`, 1)), &args); err != nil {
 		t.Fatalf("with the component's tenant: %v", err)
 	}
-	hc, err := args.handlerConfig(refine.NewLabelTracker())
+	hc, err := args.handlerConfig(entry.NewLabelTracker())
 	if err != nil {
 		t.Fatal(err)
 	}

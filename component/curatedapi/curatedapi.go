@@ -22,7 +22,7 @@ import (
 	"github.com/grafana/alloy/internal/util"
 
 	"github.com/grafana/alloy/curated/internal/httpapi"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/spool"
 )
 
@@ -47,7 +47,7 @@ type Component struct {
 	handler *httpapi.Handler
 	// labels remembers promoted label values across reloads, so
 	// max_distinct_values holds for the component's lifetime.
-	labels *refine.LabelTracker
+	labels *entry.LabelTracker
 	// serverMetrics collects the embedded server's metrics; the server is
 	// rebuilt on listen changes, and its metrics with it.
 	serverMetrics *util.UncheckedCollector
@@ -93,7 +93,7 @@ func New(opts component.Options, args Arguments) (*Component, error) {
 		opts:          opts,
 		fanout:        loki.NewFanout(args.ForwardTo),
 		serverMetrics: util.NewUncheckedCollector(nil),
-		labels:        refine.NewLabelTracker(),
+		labels:        entry.NewLabelTracker(),
 		rearm:         make(chan struct{}, 1),
 		spoolMetrics:  spoolMetrics,
 		spoolChanged:  make(chan struct{}, 1),
@@ -281,7 +281,7 @@ func (c *Component) HTTPAddr() string {
 // a time, so it can report exactly how many were handed off.
 type fanoutForwarder struct{ fanout *loki.Fanout }
 
-func (f fanoutForwarder) Forward(ctx context.Context, entries []refine.Entry) (int, error) {
+func (f fanoutForwarder) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
 	for i := range entries {
 		if err := f.fanout.Send(ctx, loki.NewEntry(entries[i].Labels, entries[i].Entry)); err != nil {
 			return i, err

@@ -22,7 +22,7 @@ import (
 	"github.com/grafana/alloy/internal/util"
 	"github.com/grafana/alloy/syntax"
 
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
@@ -72,7 +72,7 @@ func TestArgumentsFromConfig(t *testing.T) {
 		args.MaxAttributes != 10 || args.ForwardTimeout != 2*time.Second || args.MaxPast != 30*time.Minute || args.MaxFuture != time.Minute {
 		t.Errorf("args = %+v", args)
 	}
-	hc, err := args.handlerConfig(refine.NewLabelTracker())
+	hc, err := args.handlerConfig(entry.NewLabelTracker())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/grafana/alloy/internal/component/common/loki"
 
 	"github.com/grafana/alloy/curated/internal/httpapi"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/spool"
 )
 
@@ -178,7 +178,7 @@ type durableForwarder struct {
 
 func (d *durableForwarder) set(s *spool.Spool) { d.spool.Store(s) }
 
-func (d *durableForwarder) Forward(ctx context.Context, entries []refine.Entry) (int, error) {
+func (d *durableForwarder) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
 	if s := d.spool.Load(); s != nil {
 		if err := s.AppendEntries(entries); err != nil {
 			if errors.Is(err, spool.ErrFull) {

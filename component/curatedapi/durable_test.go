@@ -13,7 +13,7 @@ import (
 	"github.com/grafana/alloy/internal/component"
 	"github.com/grafana/alloy/syntax"
 
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/spool"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
@@ -54,7 +54,7 @@ func TestDurableReplaysAnEarlierProcessSpool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	left := []refine.Entry{
+	left := []entry.Entry{
 		{Labels: model.LabelSet{"service": "collabmaker", "env": "test"}, Entry: push.Entry{Timestamp: time.Now().Add(-time.Minute).UTC(), Line: `{"event":"a"}`}},
 		{Labels: model.LabelSet{"service": "collabmaker", "env": "test"}, Entry: push.Entry{Timestamp: time.Now().UTC(), Line: `{"event":"b"}`}},
 	}

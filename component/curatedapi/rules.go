@@ -6,14 +6,14 @@ import (
 	"github.com/grafana/alloy/syntax/alloytypes"
 
 	"github.com/grafana/alloy/curated/internal/pii"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 
 // Defaults of the refinement rules.
 const (
-	DefaultLineFormat        = refine.LineJSON
-	DefaultTimestampPolicy   = refine.TimestampAccept
+	DefaultLineFormat        = entry.LineJSON
+	DefaultTimestampPolicy   = entry.TimestampAccept
 	DefaultLabelValueLength  = 64
 	DefaultMaxDistinctValues = 100
 	DefaultTruncateMarker    = "…[truncated]"
@@ -168,8 +168,8 @@ func (a *Arguments) rulesConfig() (rules.Config, error) {
 }
 
 // builderConfig is the entry builder's configuration.
-func (a *Arguments) builderConfig(tracker *refine.LabelTracker) refine.Config {
-	cfg := refine.Config{
+func (a *Arguments) builderConfig(tracker *entry.LabelTracker) entry.Config {
+	cfg := entry.Config{
 		StaticLabels:    a.labelSet(),
 		MaxPast:         a.MaxPast,
 		MaxFuture:       a.MaxFuture,

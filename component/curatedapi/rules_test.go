@@ -10,7 +10,7 @@ import (
 
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/pii"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
@@ -80,7 +80,7 @@ func TestRuleArguments(t *testing.T) {
 	if len(args.Redact.Builtins) != len(pii.Kinds()) || !args.Redact.SecretKeys {
 		t.Errorf("redact defaults lost: %+v", args.Redact)
 	}
-	if _, err := args.handlerConfig(refine.NewLabelTracker()); err != nil {
+	if _, err := args.handlerConfig(entry.NewLabelTracker()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/grafana/alloy/curated/internal/access"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 )
 
 const (
@@ -108,7 +108,7 @@ func TestClientDecidesServiceAndTenant(t *testing.T) {
 		}
 	}
 	for i, e := range f.fwd.got() {
-		if e.Labels["service"] != "collabmaker" || e.Labels[refine.LabelTenant] != "team-a" || e.Labels["level"] != "info" || len(e.Labels) != 4 {
+		if e.Labels["service"] != "collabmaker" || e.Labels[entry.LabelTenant] != "team-a" || e.Labels["level"] != "info" || len(e.Labels) != 4 {
 			t.Errorf("entry %d labels = %v, want exactly app, service=collabmaker, level and tenant team-a", i, e.Labels)
 		}
 	}
@@ -258,7 +258,7 @@ type gate struct {
 	once    sync.Once
 }
 
-func (g *gate) Forward(ctx context.Context, entries []refine.Entry) (int, error) {
+func (g *gate) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
 	g.entered <- struct{}{}
 	select {
 	case <-g.release:

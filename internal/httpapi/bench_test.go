@@ -15,7 +15,7 @@ import (
 
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/loadgen"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 
@@ -32,7 +32,7 @@ func BenchmarkRequest(b *testing.B) {
 		MaxRequestBytes: 1 << 20,
 		Limits:          event.Limits{MaxEventsPerRequest: 500, MaxEventBytes: 32 << 10, MaxAttributes: 64},
 		Rules:           p,
-		Builder:         refine.MustBuilder(refine.Config{MaxPast: time.Hour, MaxFuture: 5 * time.Second}),
+		Builder:         entry.MustBuilder(entry.Config{MaxPast: time.Hour, MaxFuture: 5 * time.Second}),
 		ForwardTimeout:  5 * time.Second,
 	}
 	m, err := NewMetrics(prometheus.NewRegistry())
@@ -67,6 +67,6 @@ func BenchmarkRequest(b *testing.B) {
 
 type discard struct{}
 
-func (discard) Forward(_ context.Context, entries []refine.Entry) (int, error) {
+func (discard) Forward(_ context.Context, entries []entry.Entry) (int, error) {
 	return len(entries), nil
 }

@@ -7,14 +7,14 @@ import (
 
 	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/event"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 
 // request is what every event of a request shares.
 type request struct {
 	received time.Time
-	// offset corrects the sender's clock (refine.ClockOffset).
+	// offset corrects the sender's clock (entry.ClockOffset).
 	offset time.Duration
 	// browser is the sender's browser from its User-Agent
 	// (useragent.Browser), "" for other senders.
@@ -26,7 +26,7 @@ type decision struct {
 	index   int
 	item    *event.Item // its Errors say why a rejected event was rejected
 	applied rules.Result
-	entry   refine.Entry // the entry of an accepted event
+	entry   entry.Entry // the entry of an accepted event
 }
 
 func (d *decision) rejected() bool { return !d.item.OK() }
@@ -64,7 +64,7 @@ func decide(cfg *Config, client *access.Client, items []event.Item, req request,
 			tenant = client.Tenant
 		}
 		if tenant != "" {
-			d.entry.Labels[refine.LabelTenant] = model.LabelValue(tenant)
+			d.entry.Labels[entry.LabelTenant] = model.LabelValue(tenant)
 		}
 	}
 	return out
@@ -74,7 +74,7 @@ func decide(cfg *Config, client *access.Client, items []event.Item, req request,
 // entries to forward.
 type summary struct {
 	resp      Response
-	entries   []refine.Entry
+	entries   []entry.Entry
 	indexes   []int // each entry's position in the request
 	forbidden bool  // a client restriction rejected an event
 }
@@ -89,7 +89,7 @@ type reporter interface {
 
 func summarize(decisions []decision, rep reporter) summary {
 	s := summary{resp: Response{Errors: []ErrorItem{}}}
-	s.entries = make([]refine.Entry, 0, len(decisions))
+	s.entries = make([]entry.Entry, 0, len(decisions))
 	s.indexes = make([]int, 0, len(decisions))
 	for i := range decisions {
 		d := &decisions[i]

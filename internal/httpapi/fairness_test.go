@@ -16,7 +16,7 @@ import (
 	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/admission"
 	"github.com/grafana/alloy/curated/internal/event"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 )
 
 // fairConfig is accessConfig with small in-flight shares: the browser key
@@ -44,7 +44,7 @@ type heldGate struct {
 	release chan struct{}
 }
 
-func (g *heldGate) Forward(ctx context.Context, entries []refine.Entry) (int, error) {
+func (g *heldGate) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
 	g.entered <- string(entries[0].Labels["service"])
 	select {
 	case <-g.release:
@@ -208,7 +208,7 @@ func TestOpenAPITenant(t *testing.T) {
 	if r := f.post(t, "application/json", `{"event":"a"}`); r.status != http.StatusAccepted {
 		t.Fatalf("%d %s", r.status, r.raw)
 	}
-	if got := f.fwd.got()[0].Labels[refine.LabelTenant]; got != "team-x" {
+	if got := f.fwd.got()[0].Labels[entry.LabelTenant]; got != "team-x" {
 		t.Errorf("tenant label %q, want team-x", got)
 	}
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/admission"
 	"github.com/grafana/alloy/curated/internal/event"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 	"github.com/grafana/alloy/curated/internal/useragent"
 )
@@ -37,7 +37,7 @@ const (
 // start of the slice, every receiver took before ctx ended; the rest were not
 // forwarded.
 type Forwarder interface {
-	Forward(ctx context.Context, entries []refine.Entry) (int, error)
+	Forward(ctx context.Context, entries []entry.Entry) (int, error)
 }
 
 // Unavailable is a Forwarder's refusal of a request's entries for a reason
@@ -59,7 +59,7 @@ type Config struct {
 	Limits          event.Limits
 	// Rules refine events before entries are built; nil applies none.
 	Rules   *rules.Pipeline
-	Builder *refine.Builder
+	Builder *entry.Builder
 	// ForwardTimeout bounds how long a request waits for the downstream.
 	ForwardTimeout time.Duration
 	// BrowserAttribute names the attribute that gets the sender's browser
@@ -285,7 +285,7 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	}
 	for src, n := range bySource {
 		if n > 0 {
-			h.metrics.timestamps.WithLabelValues(refine.TimestampSource(src).String()).Add(float64(n))
+			h.metrics.timestamps.WithLabelValues(entry.TimestampSource(src).String()).Add(float64(n))
 		}
 	}
 	if forwarded == len(sum.entries) {
@@ -481,22 +481,22 @@ func rateLimited(who string, wait time.Duration) *apiError {
 }
 
 // clockOffset measures the sender's clock skew from sent_at (see
-// refine.ClockOffset) and counts it; a dry run counts nothing.
+// entry.ClockOffset) and counts it; a dry run counts nothing.
 func (h *Handler) clockOffset(cfg *Config, sentAt, received time.Time, dryRun bool) time.Duration {
-	offset, outcome := refine.ClockOffset(sentAt, received, cfg.MaxClockSkew)
+	offset, outcome := entry.ClockOffset(sentAt, received, cfg.MaxClockSkew)
 	if outcome == "" || dryRun {
 		return offset
 	}
 	h.metrics.clockSkew.Observe(received.Sub(sentAt).Abs().Seconds())
 	h.metrics.clockCorrections.WithLabelValues(outcome).Inc()
-	if outcome != refine.SkewNone {
+	if outcome != entry.SkewNone {
 		h.tally.add("clock_"+outcome, 1)
 	}
 	return offset
 }
 
 // forward hands entries downstream, waiting at most cfg.ForwardTimeout.
-func (h *Handler) forward(ctx context.Context, cfg *Config, entries []refine.Entry) (int, error) {
+func (h *Handler) forward(ctx context.Context, cfg *Config, entries []entry.Entry) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ForwardTimeout)
 	defer cancel()
 	start := time.Now()

@@ -21,7 +21,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/grafana/alloy/curated/internal/event"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
@@ -30,11 +30,11 @@ import (
 // saturated downstream.
 type recorder struct {
 	mu       sync.Mutex
-	entries  []refine.Entry
+	entries  []entry.Entry
 	capacity int
 }
 
-func (r *recorder) Forward(ctx context.Context, entries []refine.Entry) (int, error) {
+func (r *recorder) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, e := range entries {
@@ -47,10 +47,10 @@ func (r *recorder) Forward(ctx context.Context, entries []refine.Entry) (int, er
 	return len(entries), nil
 }
 
-func (r *recorder) got() []refine.Entry {
+func (r *recorder) got() []entry.Entry {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]refine.Entry(nil), r.entries...)
+	return append([]entry.Entry(nil), r.entries...)
 }
 
 var now = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
@@ -59,7 +59,7 @@ func testConfig() Config {
 	return Config{
 		MaxRequestBytes: 1024,
 		Limits:          event.Limits{MaxEventsPerRequest: 3, MaxEventBytes: 256, MaxAttributes: 4},
-		Builder: refine.MustBuilder(refine.Config{
+		Builder: entry.MustBuilder(entry.Config{
 			StaticLabels: model.LabelSet{"app": "test"}, MaxPast: time.Hour, MaxFuture: time.Minute,
 		}),
 		ForwardTimeout: 50 * time.Millisecond,

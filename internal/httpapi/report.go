@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/grafana/alloy/curated/internal/event"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 )
 
 // The events the API reports itself with.
@@ -134,11 +134,11 @@ func (h *Handler) Report(ctx context.Context, service, instance string) error {
 		ev.SetAttr("status", num(int64(r.status)))
 		events = append(events, ev)
 	}
-	entries := make([]refine.Entry, len(events))
+	entries := make([]entry.Entry, len(events))
 	for i := range events {
 		entries[i] = cfg.Builder.Build(&events[i], now)
 		if cfg.Tenant != "" {
-			entries[i].Labels[refine.LabelTenant] = model.LabelValue(cfg.Tenant)
+			entries[i].Labels[entry.LabelTenant] = model.LabelValue(cfg.Tenant)
 		}
 	}
 	n, err := h.forward(ctx, cfg, entries)

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/grafana/alloy/curated/internal/event"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 )
 
 // Response is the JSON body of every /v1/events and /v1/events/validate reply.
@@ -55,7 +55,7 @@ type EntryView struct {
 	TimestampSource    string            `json:"timestamp_source"`
 }
 
-func viewOf(e *refine.Entry) *EntryView {
+func viewOf(e *entry.Entry) *EntryView {
 	v := &EntryView{
 		Labels:          make(map[string]string, len(e.Labels)),
 		Line:            e.Entry.Line,

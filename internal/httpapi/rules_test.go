@@ -8,7 +8,7 @@ import (
 
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 
@@ -25,7 +25,7 @@ func rulesConfig(t *testing.T) Config {
 	cfg := testConfig()
 	cfg.Limits.MaxEventsPerRequest = 10
 	cfg.Rules = p
-	cfg.Builder = refine.MustBuilder(refine.Config{MaxPast: 1 << 62, MaxFuture: 1 << 62,
+	cfg.Builder = entry.MustBuilder(entry.Config{MaxPast: 1 << 62, MaxFuture: 1 << 62,
 		LabelFields: []string{"attributes.step"}, MaxLabelValueLength: 16, MaxDistinctValues: 1})
 	return cfg
 }
@@ -45,7 +45,7 @@ func TestRulesInTheHandler(t *testing.T) {
 		got[1].Entry.Line != `{"event":"form.submit","attributes":{"password":"[REDACTED]"}}` {
 		t.Errorf("lines: %s | %s", got[0].Entry.Line, got[1].Entry.Line)
 	}
-	if got[0].Labels["step"] != "1" || got[1].Labels["step"] != refine.OverflowValue {
+	if got[0].Labels["step"] != "1" || got[1].Labels["step"] != entry.OverflowValue {
 		t.Errorf("step labels: %v %v", got[0].Labels, got[1].Labels)
 	}
 	for _, c := range []struct {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/grafana/alloy/curated/internal/event"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
 
@@ -15,13 +15,13 @@ import (
 // personal data: every attribute passes the default rules untouched.
 const benchEvent = testutil.CollabmakerEvent
 
-func benchSetup(b *testing.B, body string) (*Pipeline, *refine.Builder, event.Event) {
+func benchSetup(b *testing.B, body string) (*Pipeline, *entry.Builder, event.Event) {
 	b.Helper()
 	p, err := Compile(Config{Redact: DefaultRedact()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	builder := refine.MustBuilder(refine.Config{MaxPast: time.Hour, MaxFuture: 5 * time.Minute})
+	builder := entry.MustBuilder(entry.Config{MaxPast: time.Hour, MaxFuture: 5 * time.Minute})
 	return p, builder, decodeOne(b, body)
 }
 
@@ -65,7 +65,7 @@ func BenchmarkDefaultRules(b *testing.B) {
 // the decoder's share of the pipeline.
 func BenchmarkDecodeAndBuild(b *testing.B) {
 	lim := event.Limits{MaxEventsPerRequest: 500, MaxEventBytes: 32 << 10, MaxAttributes: 64}
-	builder := refine.MustBuilder(refine.Config{MaxPast: time.Hour, MaxFuture: 5 * time.Minute})
+	builder := entry.MustBuilder(entry.Config{MaxPast: time.Hour, MaxFuture: 5 * time.Minute})
 	body := []byte(benchEvent)
 	received := time.Date(2026, 11, 25, 9, 40, 0, 0, time.UTC)
 	b.SetBytes(int64(len(body)))

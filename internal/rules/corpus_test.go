@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/grafana/alloy/curated/internal/event"
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 )
 
 // The corpus in testdata/pii: personal data and secrets per class and
@@ -54,13 +54,13 @@ func positives(t testing.TB) []positive {
 // defaultRig is the default rules and an entry builder that promotes one
 // attribute to a label and one to structured metadata, as plant's fields 6
 // and 7 expect.
-func defaultRig(t testing.TB) (*Pipeline, *refine.Builder) {
+func defaultRig(t testing.TB) (*Pipeline, *entry.Builder) {
 	t.Helper()
 	p, err := Compile(Config{Redact: DefaultRedact()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := refine.NewBuilder(refine.Config{MaxPast: time.Hour, MaxFuture: time.Minute,
+	b, err := entry.NewBuilder(entry.Config{MaxPast: time.Hour, MaxFuture: time.Minute,
 		LabelFields: []string{"attributes.promoted"}, MaxLabelValueLength: 1024, MaxDistinctValues: 1 << 20,
 		MetadataFields: []string{"attributes.meta"}})
 	if err != nil {
@@ -72,7 +72,7 @@ func defaultRig(t testing.TB) (*Pipeline, *refine.Builder) {
 // stored returns what Loki would store for body after the default rules:
 // the line, label names and values, structured metadata; nil when the
 // event is rejected or dropped.
-func stored(p *Pipeline, b *refine.Builder, body []byte) ([]string, Result) {
+func stored(p *Pipeline, b *entry.Builder, body []byte) ([]string, Result) {
 	items, err := event.Decode(event.FormatJSON, body, event.Limits{})
 	if err != nil || !items[0].OK() {
 		return nil, Result{}

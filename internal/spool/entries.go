@@ -10,7 +10,7 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"github.com/prometheus/common/model"
 
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 )
 
 // A record's payload holds entries as they are handed to forward_to:
@@ -23,7 +23,7 @@ import (
 // entry once.
 
 // EncodeEntries encodes entries onto dst.
-func EncodeEntries(dst []byte, entries []refine.Entry) []byte {
+func EncodeEntries(dst []byte, entries []entry.Entry) []byte {
 	for i := range entries {
 		e := &entries[i]
 		dst = binary.AppendUvarint(dst, uint64(len(e.Labels)))
@@ -132,7 +132,7 @@ func (d *decoder) string() string {
 }
 
 // AppendEntries spools entries as one record, returning once it is on disk.
-func (s *Spool) AppendEntries(entries []refine.Entry) error {
+func (s *Spool) AppendEntries(entries []entry.Entry) error {
 	bp, _ := s.bufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)

@@ -8,11 +8,11 @@ import (
 	"github.com/grafana/loki/pkg/push"
 	"github.com/prometheus/common/model"
 
-	"github.com/grafana/alloy/curated/internal/refine"
+	"github.com/grafana/alloy/curated/internal/entry"
 )
 
-func sampleEntries() []refine.Entry {
-	return []refine.Entry{
+func sampleEntries() []entry.Entry {
+	return []entry.Entry{
 		{Labels: model.LabelSet{"service": "collabmaker", "level": "error", "__tenant_id__": "team-a"},
 			Entry: push.Entry{Timestamp: time.Unix(1_764_000_000, 123456789).UTC(), Line: `{"event":"shopify.sync","attributes":{"error":"502"}}`,
 				StructuredMetadata: push.LabelsAdapter{{Name: "session_id", Value: "s-1"}, {Name: "trace_id", Value: ""}}}},
@@ -24,9 +24,9 @@ func sampleEntries() []refine.Entry {
 func TestEntriesRoundTrip(t *testing.T) {
 	in := sampleEntries()
 	payload := EncodeEntries(nil, in)
-	var out []refine.Entry
+	var out []entry.Entry
 	err := DecodeEntries(payload, len(in), func(l model.LabelSet, e push.Entry) error {
-		out = append(out, refine.Entry{Labels: l, Entry: e})
+		out = append(out, entry.Entry{Labels: l, Entry: e})
 		return nil
 	})
 	if err != nil {
@@ -52,18 +52,18 @@ func FuzzDecodeEntries(f *testing.F) {
 		if count < 0 || count > 1000 {
 			return
 		}
-		var got []refine.Entry
+		var got []entry.Entry
 		if err := DecodeEntries(payload, count, func(l model.LabelSet, e push.Entry) error {
-			got = append(got, refine.Entry{Labels: l, Entry: e})
+			got = append(got, entry.Entry{Labels: l, Entry: e})
 			return nil
 		}); err != nil {
 			return
 		}
 		// What decodes re-encodes to a payload that decodes the same.
 		again := EncodeEntries(nil, got)
-		var back []refine.Entry
+		var back []entry.Entry
 		if err := DecodeEntries(again, len(got), func(l model.LabelSet, e push.Entry) error {
-			back = append(back, refine.Entry{Labels: l, Entry: e})
+			back = append(back, entry.Entry{Labels: l, Entry: e})
 			return nil
 		}); err != nil || !reflect.DeepEqual(back, got) {
 			t.Fatalf("re-encoded entries decode differently (%v)", err)

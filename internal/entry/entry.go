@@ -1,7 +1,7 @@
-// Package refine turns validated events into Loki entries: the label set, the
+// Package entry turns validated events into Loki entries: the label set, the
 // log line, structured metadata and the timestamp. It knows nothing of HTTP
 // or Alloy, so it can be tested, fuzzed and benchmarked on its own.
-package refine
+package entry
 
 import (
 	"errors"
