@@ -15,9 +15,9 @@ import (
 
 	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/admission"
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/httpapi"
-	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 

@@ -21,8 +21,8 @@ import (
 	"github.com/grafana/alloy/internal/featuregate"
 	"github.com/grafana/alloy/internal/util"
 
-	"github.com/grafana/alloy/curated/internal/httpapi"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/httpapi"
 	"github.com/grafana/alloy/curated/internal/spool"
 )
 

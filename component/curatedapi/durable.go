@@ -14,8 +14,8 @@ import (
 
 	"github.com/grafana/alloy/internal/component/common/loki"
 
-	"github.com/grafana/alloy/curated/internal/httpapi"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/httpapi"
 	"github.com/grafana/alloy/curated/internal/spool"
 )
 

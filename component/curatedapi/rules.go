@@ -5,8 +5,8 @@ import (
 
 	"github.com/grafana/alloy/syntax/alloytypes"
 
-	"github.com/grafana/alloy/curated/internal/pii"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/pii"
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 

@@ -8,9 +8,9 @@ import (
 
 	"github.com/grafana/alloy/syntax"
 
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/pii"
-	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )

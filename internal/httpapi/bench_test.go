@@ -13,9 +13,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/loadgen"
-	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 

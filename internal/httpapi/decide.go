@@ -6,8 +6,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/grafana/alloy/curated/internal/access"
-	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/rules"
 )
 

@@ -15,8 +15,8 @@ import (
 
 	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/admission"
-	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/event"
 )
 
 // fairConfig is accessConfig with small in-flight shares: the browser key

@@ -17,8 +17,8 @@ import (
 
 	"github.com/grafana/alloy/curated/internal/access"
 	"github.com/grafana/alloy/curated/internal/admission"
-	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/rules"
 	"github.com/grafana/alloy/curated/internal/useragent"
 )

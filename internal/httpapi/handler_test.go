@@ -20,8 +20,8 @@ import (
 	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/model"
 
-	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
 

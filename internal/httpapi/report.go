@@ -13,8 +13,8 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/event"
 )
 
 // The events the API reports itself with.

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/event"
 )
 
 // Response is the JSON body of every /v1/events and /v1/events/validate reply.

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/grafana/alloy/curated/internal/event"
 	"github.com/grafana/alloy/curated/internal/entry"
+	"github.com/grafana/alloy/curated/internal/event"
 )
 
 // The corpus in testdata/pii: personal data and secrets per class and
