@@ -7,7 +7,6 @@ package curatedapi
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"reflect"
 	"sync"
@@ -225,11 +224,7 @@ func (c *Component) Update(args component.Arguments) error {
 	reg := prometheus.NewRegistry()
 	c.serverMetrics.SetCollector(reg)
 	// The server logs request URIs; browser keys may be in them.
-	srv, err := startServer(redactingLogger(c.opts.Logger), reg, settings.net, settings.tracing, map[string]http.Handler{
-		httpapi.PathEvents:   c.handler.Events(),
-		httpapi.PathValidate: c.handler.Validate(),
-		httpapi.PathHealth:   c.handler.Health(),
-	})
+	srv, err := startServer(redactingLogger(c.opts.Logger), reg, settings.net, settings.tracing, c.handler.Routes())
 	if err != nil {
 		return c.unhealthy(fmt.Errorf("starting server on %s:%d: %w", settings.net.HTTP.ListenAddress, settings.net.HTTP.ListenPort, err))
 	}

@@ -29,18 +29,9 @@ type apiServer struct {
 	srv *dskit.Server
 }
 
-// serverRoutes are the API's paths and the route names dskit would give
-// them (the path with its separators replaced), for the metrics' route
-// label.
-var serverRoutes = []struct{ path, route string }{
-	{httpapi.PathEvents, "v1_events"},
-	{httpapi.PathValidate, "v1_events_validate"},
-	{httpapi.PathHealth, "healthz"},
-}
-
-// startServer builds the server from cfg and serves handlers (by path) on
-// it in the background until stop.
-func startServer(logger *slog.Logger, reg prometheus.Registerer, cfg *fnet.ServerConfig, tracing bool, handlers map[string]http.Handler) (*apiServer, error) {
+// startServer builds the server from cfg and serves routes on it in the
+// background until stop.
+func startServer(logger *slog.Logger, reg prometheus.Registerer, cfg *fnet.ServerConfig, tracing bool, routes []httpapi.Route) (*apiServer, error) {
 	// Alloy's own conversion of the block into dskit's configuration.
 	ts, err := fnet.NewTargetServer(logger, "loki_source_curated_api", reg, cfg)
 	if err != nil {
@@ -54,11 +45,11 @@ func startServer(logger *slog.Logger, reg prometheus.Registerer, cfg *fnet.Serve
 		return nil, err
 	}
 	if tracing {
-		for _, r := range serverRoutes {
-			srv.HTTP.Path(r.path).Handler(handlers[r.path])
+		for _, r := range routes {
+			srv.HTTP.Path(r.Path).Handler(r.Handler)
 		}
 	} else {
-		srv.HTTPServer.Handler = newLeanMux(handlers, metrics)
+		srv.HTTPServer.Handler = newLeanMux(routes, metrics)
 	}
 	if h2 := cfg.HTTP.HTTP2.Server(); h2 != nil {
 		srv.HTTPServer.Handler = h2c.NewHandler(srv.HTTPServer.Handler, h2)
@@ -114,7 +105,7 @@ type observerKey struct {
 	code   int
 }
 
-func newLeanMux(handlers map[string]http.Handler, m *dskit.Metrics) *leanMux {
+func newLeanMux(routes []httpapi.Route, m *dskit.Metrics) *leanMux {
 	lm := &leanMux{routes: map[string]*leanRoute{}, duration: m.RequestDuration}
 	lm.writers.New = func() any { return new(statusWriter) }
 	route := func(name string, h http.Handler) *leanRoute {
@@ -124,8 +115,8 @@ func newLeanMux(handlers map[string]http.Handler, m *dskit.Metrics) *leanMux {
 		}
 		return r
 	}
-	for _, r := range serverRoutes {
-		lm.routes[r.path] = route(r.route, handlers[r.path])
+	for _, r := range routes {
+		lm.routes[r.Path] = route(r.Name, r.Handler)
 	}
 	lm.other = route("notfound", http.NotFoundHandler())
 	return lm

@@ -29,27 +29,29 @@ func TestServerRoutesAndInstruments(t *testing.T) {
 			args.SetToDefault()
 			cfg := args.serverConfig()
 			cfg.HTTP.ListenAddress, cfg.HTTP.ListenPort = "127.0.0.1", 0
-			handlers := map[string]http.Handler{}
-			for _, r := range serverRoutes {
-				handlers[r.path] = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			// The API's own routes, each answering with its name.
+			var routes []httpapi.Route
+			for _, r := range (&httpapi.Handler{}).Routes() {
+				r.Handler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 					if err := http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
 						http.Error(w, "no deadline: "+err.Error(), http.StatusInternalServerError)
 						return
 					}
 					w.WriteHeader(http.StatusAccepted)
-					_, _ = io.WriteString(w, r.route)
+					_, _ = io.WriteString(w, r.Name)
 				})
+				routes = append(routes, r)
 			}
-			srv, err := startServer(util.TestLogger(t), reg, cfg, tracing, handlers)
+			srv, err := startServer(util.TestLogger(t), reg, cfg, tracing, routes)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer srv.stop()
 			base := "http://" + srv.addr()
-			for _, r := range serverRoutes {
-				status, body := request(t, http.MethodPost, base+r.path)
-				if status != http.StatusAccepted || body != r.route {
-					t.Errorf("POST %s: %d %q, want 202 %q", r.path, status, body, r.route)
+			for _, r := range routes {
+				status, body := request(t, http.MethodPost, base+r.Path)
+				if status != http.StatusAccepted || body != r.Name {
+					t.Errorf("POST %s: %d %q, want 202 %q", r.Path, status, body, r.Name)
 				}
 			}
 			if status, _ := request(t, http.MethodGet, base+"/v1/other"); status != http.StatusNotFound {

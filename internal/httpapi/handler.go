@@ -138,6 +138,25 @@ func (h *Handler) SetConfig(cfg Config) {
 }
 
 // Events returns the handler of POST /v1/events.
+// Route is one path the API serves.
+type Route struct {
+	Path string
+	// Name is the route's name in metrics (dskit's form: the path with its
+	// separators replaced).
+	Name    string
+	Handler http.Handler
+}
+
+// Routes are every path the API serves: the one list the component's
+// server and the tests mount.
+func (h *Handler) Routes() []Route {
+	return []Route{
+		{PathEvents, "v1_events", h.Events()},
+		{PathValidate, "v1_events_validate", h.Validate()},
+		{PathHealth, "healthz", h.Health()},
+	}
+}
+
 func (h *Handler) Events() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
 }

@@ -89,9 +89,9 @@ func newFixtureWith(t *testing.T, cfg Config) *fixture {
 	h := New(cfg, fwd, m, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	h.now = func() time.Time { return now }
 	mux := http.NewServeMux()
-	mux.Handle(PathEvents, h.Events())
-	mux.Handle(PathValidate, h.Validate())
-	mux.Handle(PathHealth, h.Health())
+	for _, r := range h.Routes() {
+		mux.Handle(r.Path, r.Handler)
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &fixture{h: h, fwd: fwd, reg: reg, srv: srv}
