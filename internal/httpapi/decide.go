@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -36,8 +37,9 @@ func (d *decision) dropped() bool {
 }
 
 // decide applies the client's restrictions and the rules to every valid
-// event and builds the entries, in request order. It decides and reports
-// nothing: summarize and a reporter do.
+// event and builds the entries, in request order. It decides; it reports
+// nothing. summarize tells a reporter each decision, and the reporter is
+// also told what was forwarded: every outcome is reported there.
 func decide(cfg *Config, client *access.Client, items []event.Item, req request, trace bool) []decision {
 	out := make([]decision, len(items))
 	for i := range items {
@@ -70,6 +72,25 @@ func decide(cfg *Config, client *access.Client, items []event.Item, req request,
 	return out
 }
 
+// restrict applies the client's restrictions to a valid event: the key
+// decides the service, and only allowed events pass.
+func restrict(c *access.Client, it *event.Item) {
+	if c == nil {
+		return
+	}
+	if c.Service != "" {
+		if it.Event.Service != "" && it.Event.Service != c.Service {
+			it.Errors = append(it.Errors, event.FieldError{Field: "service", Code: event.CodeForbidden,
+				Reason: fmt.Sprintf("this API key may only write service %q", c.Service)})
+		}
+		it.Event.Service = c.Service
+	}
+	if !c.EventAllowed(it.Event.Name) {
+		it.Errors = append(it.Errors, event.FieldError{Field: "event", Code: event.CodeForbiddenEvent,
+			Reason: fmt.Sprintf("event %q is not allowed for this API key", it.Event.Name)})
+	}
+}
+
 // summary is a request's decisions as the response counts them, with the
 // entries to forward.
 type summary struct {
@@ -79,12 +100,15 @@ type summary struct {
 	forbidden bool  // a client restriction rejected an event
 }
 
-// reporter is told each decision: /v1/events counts them in metrics,
-// /v1/events/validate lists them in its results.
+// reporter is told each decision and, for entries that were to be sent,
+// how many the downstream took: /v1/events counts them in metrics and the
+// self-report, /v1/events/validate lists them in its results.
 type reporter interface {
 	rejected(d *decision)
 	dropped(d *decision)
 	accepted(d *decision)
+	// forwarded: the first n of entries were forwarded, the rest not.
+	forwarded(entries []entry.Entry, n int)
 }
 
 func summarize(decisions []decision, rep reporter) summary {
@@ -142,6 +166,24 @@ func (r eventsReporter) accepted(d *decision) {
 	}
 }
 
+func (r eventsReporter) forwarded(entries []entry.Entry, n int) {
+	r.m.accepted.Add(float64(n))
+	r.t.add("accepted", int64(n))
+	var bySource [8]int // one series lookup per source, not per entry
+	for _, e := range entries[:n] {
+		bySource[e.TimestampSource%8]++
+	}
+	for src, k := range bySource {
+		if k > 0 {
+			r.m.timestamps.WithLabelValues(entry.TimestampSource(src).String()).Add(float64(k))
+		}
+	}
+	if rest := len(entries) - n; rest > 0 {
+		r.m.notForwarded.Add(float64(rest))
+		r.t.add("not_forwarded", int64(rest))
+	}
+}
+
 // validateReporter lists each event's result for a dry run; metrics count
 // only real traffic.
 type validateReporter struct{ results []Result }
@@ -153,6 +195,9 @@ func (r *validateReporter) rejected(d *decision) {
 func (r *validateReporter) dropped(d *decision) {
 	r.results = append(r.results, Result{Index: d.index, DroppedBy: d.applied.Rule, Rules: d.applied.Fired})
 }
+
+// forwarded is never called: a dry run forwards nothing.
+func (r *validateReporter) forwarded([]entry.Entry, int) {}
 
 func (r *validateReporter) accepted(d *decision) {
 	fired := d.applied.Fired

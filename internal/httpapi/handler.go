@@ -213,16 +213,29 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	if r.ProtoMajor == 1 && r.ContentLength != 0 {
 		w.Header().Set("Connection", "close")
 	}
-	name := clientNone
-	a, err := h.handle(w, r, cfg, origin, dryRun, &name)
+	c := call{w: w, r: r, cfg: cfg, origin: origin, dryRun: dryRun, client: clientNone}
+	a, err := h.handle(&c)
 	if err != nil {
-		h.reject(w, endpoint, name, err)
+		h.reject(w, endpoint, c.client, err)
 		return
 	}
 	for k, v := range a.header {
 		w.Header()[k] = v
 	}
-	h.finish(w, endpoint, name, a.meaning, a.body)
+	h.finish(w, endpoint, c.client, a.meaning, a.body)
+}
+
+// call is one request on its way through handle's steps: what they all
+// read, and what they learn on the way.
+type call struct {
+	w      http.ResponseWriter
+	r      *http.Request
+	cfg    *Config
+	origin string
+	dryRun bool
+	// client is the client label of the metrics: clientNone until
+	// identify knows who sent the request.
+	client string
 }
 
 // answer is what a request that got through its steps is told.
@@ -241,11 +254,11 @@ var (
 )
 
 // handle runs a request's steps in order: admission, identification,
-// decoding, deciding each event's outcome, reporting it and forwarding.
-// Each step returns an error value; serve alone writes the answer. name is
-// the client's name for metrics once it is known.
-func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, origin string, dryRun bool,
-	name *string) (answer, *apiError) {
+// decoding, deciding each event's outcome (decide.go), reporting it and
+// forwarding. Each step returns an error value; serve alone writes the
+// answer.
+func (h *Handler) handle(c *call) (answer, *apiError) {
+	cfg, r, dryRun := c.cfg, c.r, c.dryRun
 	if r.Method != http.MethodPost {
 		return answer{}, methodNotAllowed("POST, OPTIONS")
 	}
@@ -253,14 +266,16 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	if refused != nil {
 		return answer{}, h.refused(refused)
 	}
+	// The admission ticket stays a parameter: kept in c, it would escape
+	// to the heap (an allocation per request).
 	defer ticket.Release()
 
 	received := h.now()
-	client, err := h.identify(r, cfg, origin, received, ticket, name)
+	client, err := h.identify(c, ticket, received)
 	if err != nil {
 		return answer{}, err
 	}
-	items, sentAt, err := h.decode(w, r, cfg, ticket, time.Now())
+	items, sentAt, err := h.decode(c, ticket, time.Now())
 	if err != nil {
 		return answer{}, err
 	}
@@ -270,17 +285,17 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 	}
 	decisions := decide(cfg, client, items, req, dryRun)
 	var (
-		sum  summary
-		resp Response
+		rep        reporter = eventsReporter{h.metrics, h.tally}
+		validation *validateReporter
 	)
 	if dryRun {
-		rep := &validateReporter{}
-		sum = summarize(decisions, rep)
-		resp = sum.resp
-		resp.Results = rep.results
-	} else {
-		sum = summarize(decisions, eventsReporter{h.metrics, h.tally})
-		resp = sum.resp
+		validation = &validateReporter{}
+		rep = validation
+	}
+	sum := summarize(decisions, rep)
+	resp := sum.resp
+	if dryRun {
+		resp.Results = validation.results
 	}
 	switch {
 	case len(sum.entries) == 0 && sum.forbidden:
@@ -296,36 +311,24 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 
 	forwarded, ferr := h.forward(r.Context(), cfg, sum.entries)
 	resp.Accepted = forwarded
-	h.metrics.accepted.Add(float64(forwarded))
-	h.tally.add("accepted", int64(forwarded))
-	var bySource [8]int // one series lookup per source, not per entry
-	for _, e := range sum.entries[:forwarded] {
-		bySource[e.TimestampSource%8]++
-	}
-	for src, n := range bySource {
-		if n > 0 {
-			h.metrics.timestamps.WithLabelValues(entry.TimestampSource(src).String()).Add(float64(n))
-		}
-	}
+	rep.forwarded(sum.entries, forwarded)
 	if forwarded == len(sum.entries) {
 		return answer{meaning: answerAccepted, body: resp}, nil
 	}
 	notForwarded := len(sum.entries) - forwarded
-	h.metrics.notForwarded.Add(float64(notForwarded))
-	h.tally.add("not_forwarded", int64(notForwarded))
 	reason := fmt.Sprintf("not forwarded: the downstream did not take the event within forward_timeout (%s); retry it", cfg.ForwardTimeout)
 	wait := cfg.ForwardTimeout
 	var unavailable *Unavailable
 	switch {
 	case errors.As(ferr, &unavailable):
 		reason, wait = "not accepted: "+unavailable.Reason+"; retry it", unavailable.RetryAfter
-		h.logger.Warn("events refused; answering 503", "client", *name, "not_forwarded", notForwarded, "err", ferr)
+		h.logger.Warn("events refused; answering 503", "client", c.client, "not_forwarded", notForwarded, "err", ferr)
 	case errors.Is(ferr, context.Canceled):
 		reason = "not forwarded: the request was canceled"
 		fallthrough
 	default:
 		h.logger.Warn("downstream did not take events in time; answering 503",
-			"client", *name, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
+			"client", c.client, "forwarded", forwarded, "not_forwarded", notForwarded, "forward_timeout", cfg.ForwardTimeout, "err", ferr)
 	}
 	for _, idx := range sum.indexes[forwarded:] {
 		resp.Errors = append(resp.Errors, ErrorItem{Index: &idx, Code: event.CodeNotForwarded, Reason: reason})
@@ -337,9 +340,9 @@ func (h *Handler) handle(w http.ResponseWriter, r *http.Request, cfg *Config, or
 // identify applies the per-address limit, authenticates the request and
 // its origin, and applies the client's limits: its rate and its share of
 // what is in flight (and, for browser keys, the address's share). It sets
-// *name once the client is known.
-func (h *Handler) identify(r *http.Request, cfg *Config, origin string, received time.Time,
-	ticket *admission.Ticket, name *string) (*access.Client, *apiError) {
+// c.client once the client is known.
+func (h *Handler) identify(c *call, ticket *admission.Ticket, received time.Time) (*access.Client, *apiError) {
+	cfg, r, origin := c.cfg, c.r, c.origin
 	ip := cfg.Access.ClientIP(r)
 	if ok, wait := h.limiter.AllowIP(ip, received); !ok {
 		h.metrics.throttled.WithLabelValues("ip").Inc()
@@ -361,9 +364,9 @@ func (h *Handler) identify(r *http.Request, cfg *Config, origin string, received
 		}
 		return nil, e
 	}
-	*name = clientAnonymous
+	c.client = clientAnonymous
 	if client != nil {
-		*name = client.Name
+		c.client = client.Name
 	}
 	if ok, wait := h.limiter.AllowClient(client, received); !ok {
 		h.metrics.throttled.WithLabelValues("client").Inc()
@@ -387,8 +390,8 @@ func (h *Handler) identify(r *http.Request, cfg *Config, origin string, received
 // before it is used: the body as it arrives, then what decoding it will
 // take. The body's clock starts at start, on the wall clock (h.now is the
 // events' clock). sentAt is the envelope's sent_at, zero without one.
-func (h *Handler) decode(w http.ResponseWriter, r *http.Request, cfg *Config, ticket *admission.Ticket,
-	start time.Time) (items []event.Item, sentAt time.Time, aerr *apiError) {
+func (h *Handler) decode(c *call, ticket *admission.Ticket, start time.Time) (items []event.Item, sentAt time.Time, aerr *apiError) {
+	w, r, cfg := c.w, c.r, c.cfg
 	format, aerr := formatOf(r.Header.Get("Content-Type"))
 	if aerr != nil {
 		return nil, time.Time{}, aerr
@@ -421,24 +424,6 @@ func (h *Handler) decode(w http.ResponseWriter, r *http.Request, cfg *Config, ti
 	return batch.Items(), batch.SentAt(), nil
 }
 
-// restrict applies the client's restrictions to a valid event: the key
-// decides the service, and only allowed events pass.
-func restrict(c *access.Client, it *event.Item) {
-	if c == nil {
-		return
-	}
-	if c.Service != "" {
-		if it.Event.Service != "" && it.Event.Service != c.Service {
-			it.Errors = append(it.Errors, event.FieldError{Field: "service", Code: event.CodeForbidden,
-				Reason: fmt.Sprintf("this API key may only write service %q", c.Service)})
-		}
-		it.Event.Service = c.Service
-	}
-	if !c.EventAllowed(it.Event.Name) {
-		it.Errors = append(it.Errors, event.FieldError{Field: "event", Code: event.CodeForbiddenEvent,
-			Reason: fmt.Sprintf("event %q is not allowed for this API key", it.Event.Name)})
-	}
-}
 
 // refused counts a refusal by an in-flight limit and words the answer:
 // 503 for the API's own limits, 429 for a client's or an address's share
