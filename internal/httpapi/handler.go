@@ -424,7 +424,6 @@ func (h *Handler) decode(c *call, ticket *admission.Ticket, start time.Time) (it
 	return batch.Items(), batch.SentAt(), nil
 }
 
-
 // refused counts a refusal by an in-flight limit and words the answer:
 // 503 for the API's own limits, 429 for a client's or an address's share
 // (the client itself is sending too much), 413 when the request alone needs
