@@ -22,6 +22,7 @@ import (
 	"github.com/grafana/alloy/internal/util"
 	"github.com/grafana/alloy/syntax"
 
+	"github.com/grafana/alloy/curated/component/internal/alloytest"
 	"github.com/grafana/alloy/curated/internal/entry"
 	"github.com/grafana/alloy/curated/internal/testutil"
 )
@@ -191,22 +192,7 @@ func runComponent(t *testing.T, args Arguments) (*componenttest.Controller, *Com
 
 func runComponentWithLogger(t *testing.T, args Arguments, logger *slog.Logger) (*componenttest.Controller, *Component) {
 	t.Helper()
-	ctrl, err := componenttest.NewControllerFromID(logger, Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := ctrl.Run(ctx, args); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	if err := ctrl.WaitRunning(5 * time.Second); err != nil {
-		t.Fatal(err)
-	}
+	ctrl := alloytest.Run(t, Name, args, logger)
 	c, err := ctrl.GetComponent()
 	if err != nil {
 		t.Fatal(err)

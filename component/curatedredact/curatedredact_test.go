@@ -1,7 +1,6 @@
 package curatedredact
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -10,9 +9,10 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/grafana/alloy/internal/component/common/loki"
-	"github.com/grafana/alloy/internal/runtime/componenttest"
 	"github.com/grafana/alloy/internal/util"
 	"github.com/grafana/alloy/syntax"
+
+	"github.com/grafana/alloy/curated/component/internal/alloytest"
 )
 
 // run starts the registered component from Alloy syntax, forwarding to a
@@ -25,19 +25,7 @@ func run(t *testing.T, config string) (in, out loki.LogsReceiver) {
 	}
 	out = loki.NewLogsReceiver()
 	args.ForwardTo = []loki.LogsReceiver{out}
-	ctrl, err := componenttest.NewControllerFromID(util.TestLogger(t), Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := ctrl.Run(ctx, args); err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
-	t.Cleanup(func() { cancel(); <-done })
+	ctrl := alloytest.Run(t, Name, args, util.TestLogger(t))
 	if err := ctrl.WaitExports(5 * time.Second); err != nil {
 		t.Fatal(err)
 	}

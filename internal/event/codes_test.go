@@ -15,15 +15,7 @@ import (
 // docs/api.md's "Error codes" table is the clients' list of codes: every
 // code the API defines is in it, and every code in it exists.
 func TestCodesMatchTheAPIDocs(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/api.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(doc), "### Error codes\n")
-	if !ok {
-		t.Fatal(`docs/api.md has no "### Error codes" section`)
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
+	section := apiDocSection(t, "Error codes")
 	var documented []Code
 	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|").FindAllStringSubmatch(section, -1) {
 		documented = append(documented, Code(m[1]))
@@ -46,6 +38,22 @@ func TestCodesMatchTheAPIDocs(t *testing.T) {
 		}
 		seen[c] = true
 	}
+}
+
+// apiDocSection is the text under docs/api.md's "### heading", up to the
+// next "## " heading.
+func apiDocSection(t *testing.T, heading string) string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "### "+heading+"\n")
+	if !ok {
+		t.Fatalf(`docs/api.md has no "### %s" section`, heading)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	return section
 }
 
 // TestCodesListsEveryDeclaredCode: a Code constant declared in codes.go but

@@ -2,7 +2,6 @@ package event
 
 import (
 	"encoding/json"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -71,15 +70,7 @@ func mustJSON(t *testing.T, v any) []byte {
 // the clients' list of fields; a row of TextFields missing there is a
 // field no SDK author learns about.
 func TestEveryTextFieldIsInTheAPIDocs(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/api.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, section, ok := strings.Cut(string(doc), "### Event fields\n")
-	if !ok {
-		t.Fatal(`docs/api.md has no "### Event fields" section`)
-	}
-	section, _, _ = strings.Cut(section, "\n## ")
+	section := apiDocSection(t, "Event fields")
 	for _, f := range TextFields {
 		if !regexp.MustCompile("(?m)^\\| `" + regexp.QuoteMeta(f.Name) + "` +\\|").MatchString(section) {
 			t.Errorf("field %q is not in docs/api.md's field table", f.Name)
