@@ -137,7 +137,6 @@ func (h *Handler) SetConfig(cfg Config) {
 	h.cfg.Store(&cfg)
 }
 
-// Events returns the handler of POST /v1/events.
 // Route is one path the API serves.
 type Route struct {
 	Path string
@@ -157,6 +156,7 @@ func (h *Handler) Routes() []Route {
 	}
 }
 
+// Events returns the handler of POST /v1/events.
 func (h *Handler) Events() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.serve(w, r, false) })
 }
