@@ -23,7 +23,7 @@ ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki alertmanager up image image-local push-images dashboards sdk-js test test-unit test-sdk test-sdk-js test-dashboards test-deploy test-e2e test-faults lint erase fuzz bench bench-alerts scenarios deps clean
+.PHONY: all build run loki alertmanager up image image-local push-images dashboards sdk-js test test-unit test-sdk test-sdk-js test-dashboards test-deploy test-e2e test-faults test-loki-ha lint erase fuzz bench bench-alerts scenarios deps clean
 
 all: build
 
@@ -149,6 +149,11 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzRedactNeverLeaks -fuzztime $(FUZZTIME) ./internal/pii/
 	go test -run '^$$' -fuzz FuzzDefaultRulesNeverLeak -fuzztime $(FUZZTIME) ./internal/rules/
 	go test -run '^$$' -fuzz FuzzDecodeEntries -fuzztime $(FUZZTIME) ./internal/spool/
+
+## test-loki-ha: three Lokis in HA monolithic mode (configs/loki/loki-ha.yaml) behind alloy-custom,
+## one killed with SIGKILL under traffic: nothing acknowledged lost, queries answered, one alert (~2.5 min).
+test-loki-ha: bin/alloy-custom bin/loki
+	go test -count=1 -v -timeout 15m -run '^TestLokiHAFailover$$' ./e2e/
 
 ## bench: microbenchmarks (decode, rules, entry building, the handler per request) and the side-by-side
 ## load comparison of curated_api, loki.source.api and faro.receiver in one alloy-custom, at 50 events
