@@ -149,8 +149,9 @@ func (a *alertPosts) count(name string) (int, time.Time) {
 // TestLokiHAFailover runs three Lokis in HA monolithic mode behind
 // alloy-custom and kills one with SIGKILL under steady traffic: no
 // acknowledged event is lost or stored twice, queries keep answering while
-// it is down, it rejoins when restarted, and a rule fires once, not once
-// per ruler.
+// it is down, it rejoins when started again on an empty disk (as a replaced
+// task on ephemeral storage does), and a rule fires once, not once per
+// ruler.
 func TestLokiHAFailover(t *testing.T) {
 	shared := t.TempDir()
 	const rules = `groups:
@@ -258,7 +259,13 @@ func TestLokiHAFailover(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
-	// Back on the same data: it replays its WAL and rejoins the ring.
+	// Back as a replaced Fargate task comes back: same name, empty disk (no
+	// WAL to replay). What it held is on the other two replicas.
+	for i, e := range victim.env {
+		if strings.HasPrefix(e, "LOKI_DATA=") {
+			victim.env[i] = "LOKI_DATA=" + t.TempDir()
+		}
+	}
 	victim.start(t)
 	victim.proc.waitReady(t, victim.url+"/ready", 3*time.Minute)
 	rejoined := time.Since(killed)
