@@ -72,6 +72,7 @@ func configFromContext(app awscdk.App) (Config, error) {
 	default:
 		return cfg, fmt.Errorf("context ecsExec: want true or false, got %q", v)
 	}
+	str("lokiMode", &cfg.LokiMode)
 	str("environment", &cfg.Environment)
 	str("ecrPrefix", &cfg.ECRPrefix)
 	cfg.Region = os.Getenv("CDK_DEFAULT_REGION")
@@ -95,6 +96,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("alloyMaxTasks (%d) must not be below alloyMinTasks (%d)", c.AlloyMax, c.AlloyMin)
 	case c.NatGateways < 1 || c.NatGateways > 2:
 		return fmt.Errorf("natGateways must be 1 or 2; got %d", c.NatGateways)
+	case c.LokiMode != lokiSingle && c.LokiMode != lokiHA:
+		return fmt.Errorf("lokiMode must be %s or %s; got %q", lokiSingle, lokiHA, c.LokiMode)
 	}
 	return nil
 }

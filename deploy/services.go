@@ -184,7 +184,11 @@ const lokiUID = "10001"
 // only its task role can use, the WAL and the TSDB head (/loki) on EFS, so
 // a replaced task replays what the old one acknowledged.
 func (s *services) loki() *deployed {
+	ha := s.cfg.LokiMode == lokiHA
 	d := &deployed{id: "Loki", name: "loki", minTasks: 1}
+	if ha {
+		d.minTasks = lokiHATasks
+	}
 	d.bucket = awss3.NewBucket(s.stack, jsii.String("LokiBucket"), &awss3.BucketProps{
 		BlockPublicAccess:      awss3.BlockPublicAccess_BLOCK_ALL(),
 		Encryption:             awss3.BucketEncryption_S3_MANAGED,
@@ -212,12 +216,23 @@ func (s *services) loki() *deployed {
 	suppress(td, "AwsSolutions-IAM5", "Loki names its chunk and index objects itself: object actions on every key of its own bucket",
 		"Resource::<"+*s.stack.GetLogicalId(d.bucket.Node().DefaultChild().(awscdk.CfnElement))+".Arn>/*")
 
-	data := s.stateVolume(td, "LokiData", "loki-data", "/loki", lokiUID, lokiUID)
+	// Single mode keeps the WAL on EFS for the task that replaces this one;
+	// in HA mode every stream is on three tasks, so a replaced task needs no
+	// WAL of its own (TestLokiHAFailover restarts one on an empty disk).
+	var data awsefs.FileSystem
+	ports := []*awsecs.PortMapping{{ContainerPort: jsii.Number(lokiPort), Name: jsii.String("http")}}
+	if ha {
+		ports = append(ports,
+			&awsecs.PortMapping{ContainerPort: jsii.Number(lokiGRPCPort), Name: jsii.String("grpc")},
+			&awsecs.PortMapping{ContainerPort: jsii.Number(lokiMemberlistPort), Name: jsii.String("memberlist")})
+	} else {
+		data = s.stateVolume(td, "LokiData", "loki-data", "/loki", lokiUID, lokiUID)
+	}
 	logging := s.routedLogs(td, d)
 	loki := td.AddContainer(jsii.String("loki"), &awsecs.ContainerDefinitionOptions{
 		Image:        s.mirrored(imageLoki),
 		Command:      jsii.Strings("-config.file=/etc/loki/config.yaml"),
-		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(lokiPort), Name: jsii.String("http")}},
+		PortMappings: &ports,
 		Logging:      logging,
 		// Loki flushes its ingesters' chunks to S3 on SIGTERM.
 		StopTimeout: awscdk.Duration_Seconds(jsii.Number(120)),
@@ -231,8 +246,10 @@ func (s *services) loki() *deployed {
 			StartPeriod: awscdk.Duration_Seconds(jsii.Number(300)),
 		},
 	})
-	loki.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/loki"), SourceVolume: jsii.String("loki-data"), ReadOnly: jsii.Bool(false)})
-	s.writerLock(td, loki)
+	if !ha {
+		loki.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/loki"), SourceVolume: jsii.String("loki-data"), ReadOnly: jsii.Bool(false)})
+		s.writerLock(td, loki)
+	}
 	// The bucket, region and domain are CloudFormation tokens, resolved at
 	// deploy time.
 	config := strings.NewReplacer(
@@ -242,14 +259,60 @@ func (s *services) loki() *deployed {
 		"${GRAFANA_URL}", s.grafanaURL(),
 		"${LOKI_RULES_DIR}", lokiRulesDir,
 	).Replace(lokiConfig)
+	if ha {
+		var err error
+		if config, err = haLokiConfig(config); err != nil {
+			panic(err) // deploy/loki.yaml and haLokiConfig disagree: TestLokiModeHA
+		}
+	}
 	files := append([]configFile{{name: "config.yaml", content: jsii.String(config)}}, s.lokiRuleFiles()...)
 	s.configFiles(td, loki, "loki-config", "/etc/loki", files)
+	if ha {
+		d.svc = s.service("Loki", td, "loki", lokiHATasks, nil)
+		// Ingesters, distributors, rulers and the query path talk over gRPC,
+		// and the ring over memberlist: between Loki tasks only.
+		for _, p := range []float64{lokiGRPCPort, lokiMemberlistPort} {
+			d.svc.Connections().AllowFrom(d.svc, awsec2.Port_Tcp(jsii.Number(p)), jsii.String("Loki tasks: gRPC and memberlist"))
+		}
+		return d
+	}
 	// One task at a time (stop-first, see service): two Lokis would write
 	// the same WAL on EFS.
 	d.svc = s.service("Loki", td, "loki", 1, nil)
 	mountAfter(d.svc, data)
 	data.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Loki mounts its WAL"))
 	return d
+}
+
+// HA mode (docs/deploy.md#scaling): three tasks, their gRPC and memberlist
+// ports.
+const (
+	lokiHATasks        = 3
+	lokiGRPCPort       = 9095 // deploy/loki.yaml's grpc_listen_port
+	lokiMemberlistPort = 7946
+)
+
+// haLokiConfig turns deploy/loki.yaml's single process into HA monolithic
+// mode, as configs/loki/loki-ha.yaml (which TestLokiHAFailover proves): the
+// ring in memberlist, joined through the Cloud Map name (one A record per
+// task), three replicas of every stream, each rule group on one ruler.
+// Every edit must apply exactly once.
+func haLokiConfig(single string) (string, error) {
+	out := single
+	for _, e := range [][2]string{
+		{"  instance_addr: 127.0.0.1\n", ""},
+		{"  replication_factor: 1\n", "  replication_factor: 3\n"},
+		{"      store: inmemory\n", "      store: memberlist\n"},
+		{"  enable_api: true\n", "  enable_api: true\n  enable_sharding: true\n"},
+		{"\nschema_config:\n", fmt.Sprintf("\nmemberlist:\n  join_members: [\"dns+%s:%d\"]\n  bind_port: %d\n\nschema_config:\n",
+			lokiHostName, lokiMemberlistPort, lokiMemberlistPort)},
+	} {
+		if n := strings.Count(out, e[0]); n != 1 {
+			return "", fmt.Errorf("deploy/loki.yaml: %q appears %d times; the HA edit needs it once", e[0], n)
+		}
+		out = strings.Replace(out, e[0], e[1], 1)
+	}
+	return out, nil
 }
 
 // writerLockScript holds an exclusive lock on Loki's state for as long as

@@ -56,7 +56,16 @@ type Config struct {
 	// Alertmanager tasks (aws ecs execute-command); off by default, as it
 	// gives whoever may call it a shell next to the data.
 	ECSExec bool
+	// LokiMode is lokiSingle (one monolithic task) or lokiHA (three tasks
+	// in HA monolithic mode, docs/deploy.md#scaling).
+	LokiMode string
 }
+
+// Loki modes.
+const (
+	lokiSingle = "single"
+	lokiHA     = "ha"
+)
 
 func defaultConfig() (Config, error) {
 	images, err := parseImages(imagesFile)
@@ -70,6 +79,7 @@ func defaultConfig() (Config, error) {
 		NatGateways: 2,
 		AlloyMin:    2,
 		AlloyMax:    10,
+		LokiMode:    lokiSingle,
 	}, nil
 }
 

@@ -41,17 +41,20 @@ func TestShippedConfigsAreValid(t *testing.T) {
 	}
 }
 
-// TestDeployLokiConfigIsValid checks the Loki config that deploy/ runs on
-// Fargate with the pinned Loki's own -verify-config.
+// TestDeployLokiConfigIsValid checks the Loki configs that deploy/ runs on
+// Fargate, single and HA mode (deploy/testdata/loki-ha.yaml, what deploy/
+// makes of loki.yaml with -c lokiMode=ha), with the pinned Loki's own
+// -verify-config.
 func TestDeployLokiConfigIsValid(t *testing.T) {
-	cmd := exec.Command(lokiBin, "-config.file="+filepath.Join(repoRoot, "deploy", "loki.yaml"),
-		"-config.expand-env=true", "-verify-config")
-	// What deploy/ fills in (stack.go, alerting.go).
-	cmd.Env = append(os.Environ(), "LOKI_BUCKET=alloy-curated-loki", "AWS_REGION=ap-northeast-2",
-		"ALERTMANAGER_URL=http://alertmanager.curated.internal:9093", "GRAFANA_URL=https://events.example.com/grafana",
-		"LOKI_RULES_DIR=/etc/loki/rules")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("loki -verify-config: %v\n%s", err, out)
+	for _, f := range []string{filepath.Join("deploy", "loki.yaml"), filepath.Join("deploy", "testdata", "loki-ha.yaml")} {
+		cmd := exec.Command(lokiBin, "-config.file="+filepath.Join(repoRoot, f), "-config.expand-env=true", "-verify-config")
+		// What deploy/ fills in (stack.go, alerting.go).
+		cmd.Env = append(os.Environ(), "LOKI_BUCKET=alloy-curated-loki", "AWS_REGION=ap-northeast-2",
+			"ALERTMANAGER_URL=http://alertmanager.curated.internal:9093", "GRAFANA_URL=https://events.example.com/grafana",
+			"LOKI_RULES_DIR=/etc/loki/rules")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("loki -verify-config %s: %v\n%s", f, err, out)
+		}
 	}
 }
 
