@@ -64,10 +64,7 @@ func TestEveryArgumentIsDocumented(t *testing.T) {
 			f := typ.Field(i)
 			tag := f.Tag.Get("alloy")
 			name, kind, _ := strings.Cut(tag, ",")
-			if strings.HasPrefix(kind, "squash") || name == "" && strings.HasPrefix(kind, "label") {
-				continue
-			}
-			if name == "" {
+			if name == "" { // a block's label, or a squashed struct
 				continue
 			}
 			q := regexp.QuoteMeta(name)
