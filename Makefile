@@ -151,8 +151,9 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzDecodeEntries -fuzztime $(FUZZTIME) ./internal/spool/
 
 ## test-loki-ha: three Lokis in HA monolithic mode (configs/loki/loki-ha.yaml) behind alloy-custom,
-## one killed with SIGKILL under traffic: nothing acknowledged lost, queries answered, one alert (~2.5 min).
-test-loki-ha: bin/alloy-custom bin/loki
+## one killed with SIGKILL under traffic: nothing acknowledged lost, queries answered; two clustered
+## Alertmanagers: one notification per alert (~3 min).
+test-loki-ha: bin/alloy-custom bin/loki bin/alertmanager
 	go test -count=1 -v -timeout 15m -run '^TestLokiHAFailover$$' ./e2e/
 
 ## bench: microbenchmarks (decode, rules, entry building, the handler per request) and the side-by-side

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
@@ -139,9 +140,10 @@ func (s *services) alertmanagerConfig(heartbeat awssns.Topic) string {
 	).Replace(s.files.AMConfig)
 }
 
-// alertmanager is a single Alertmanager (no cluster) in the private subnets,
-// reached as alertmanager.curated.internal by Loki's ruler and Grafana. It
-// returns the secret the team fills with its messenger's URL or token.
+// alertmanager is the Alertmanager in the private subnets, reached as
+// alertmanager.curated.internal by Loki's ruler and Grafana: the only one
+// (no cluster) in single mode, the first of two in HA mode (alertmanagerPeer).
+// It returns the secret the team fills with its messenger's URL or token.
 func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 	d := &deployed{id: "Alertmanager", name: "alertmanager", minTasks: 1}
 	td := s.taskDefinition("Alertmanager", 256, 512)
@@ -155,21 +157,94 @@ func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 		MasterKey:   awskms.Alias_FromAliasName(s.stack, jsii.String("SnsManagedKey"), jsii.String("alias/aws/sns")),
 		EnforceSSL:  jsii.Bool(true),
 	})
-	d.heartbeat.GrantPublish(td.TaskRole())
-	target := awssecretsmanager.NewSecret(s.stack, jsii.String("AlertTarget"), &awssecretsmanager.SecretProps{
+	d.target = awssecretsmanager.NewSecret(s.stack, jsii.String("AlertTarget"), &awssecretsmanager.SecretProps{
 		Description: jsii.String("Alert messenger: webhook URL (webhook, Slack, Teams, Discord), Telegram bot token or SMTP password"),
 	})
-	suppress(target, "AwsSolutions-SMG4", "Holds a URL or token issued by the team's messenger, which Secrets Manager cannot rotate")
+	suppress(d.target, "AwsSolutions-SMG4", "Holds a URL or token issued by the team's messenger, which Secrets Manager cannot rotate")
+	// One instance: no gossip peers to wait for.
+	cluster, subnets := []string{"--cluster.listen-address="}, (*awsec2.SubnetSelection)(nil)
+	if s.cfg.LokiMode == lokiHA {
+		cluster, subnets = alertmanagerCluster(), s.privateSubnet(0)
+	}
+	s.alertmanagerTask(d, td, logging, cluster, subnets)
+	return d, d.target
+}
+
+// alertmanagerPeer is HA mode's second Alertmanager, gossiping with the
+// first: each alert reaches both (Loki's ruler posts to every address in
+// alertmanager_url), and the notification log they share lets one of them
+// notify. Silences set on either reach the other. Each stays in its own AZ
+// (the first in the first private subnet, this one in the second), and
+// keeps its state on its own EFS, so a replaced task has it even when both
+// were replaced.
+func (s *services) alertmanagerPeer(first *deployed) *deployed {
+	d := &deployed{id: "AlertmanagerPeer", name: alertmanagerPeerName, minTasks: 1, heartbeat: first.heartbeat, target: first.target}
+	td := s.taskDefinition(d.id, 256, 512)
+	logging := s.routedLogs(td, d)
+	s.alertmanagerTask(d, td, logging, alertmanagerCluster(), s.privateSubnet(1))
+	for _, p := range []awsec2.Port{awsec2.Port_Tcp(jsii.Number(alertmanagerClusterPort)), awsec2.Port_Udp(jsii.Number(alertmanagerClusterPort))} {
+		first.svc.Connections().AllowFrom(d.svc, p, jsii.String("Alertmanager gossip"))
+		d.svc.Connections().AllowFrom(first.svc, p, jsii.String("Alertmanager gossip"))
+	}
+	return d
+}
+
+// HA mode's Alertmanagers: the second one's Cloud Map name, and the port
+// they gossip on (TCP and UDP).
+const (
+	alertmanagerPeerName    = "alertmanager-peer"
+	alertmanagerClusterPort = 9094
+)
+
+// alertmanagerCluster are the cluster flags of both HA Alertmanagers: each
+// names both (Alertmanager ignores its own address) and advertises the
+// task's private IP, which it finds itself when listening on every
+// interface.
+func alertmanagerCluster() []string {
+	return []string{
+		fmt.Sprintf("--cluster.listen-address=0.0.0.0:%d", alertmanagerClusterPort),
+		fmt.Sprintf("--cluster.peer=%s:%d", alertmanagerHostName, alertmanagerClusterPort),
+		fmt.Sprintf("--cluster.peer=%s.%s:%d", alertmanagerPeerName, namespace, alertmanagerClusterPort),
+		// The second waits this long for the first to notify before it
+		// does (e2e TestLokiHAFailover runs the same).
+		"--cluster.peer-timeout=15s",
+	}
+}
+
+// alertmanagerURLs is where Loki's ruler sends alerts: every Alertmanager,
+// as Alertmanager's documentation asks of clients (never one behind a load
+// balancer).
+func (s *services) alertmanagerURLs() string {
+	urls := []string{fmt.Sprintf("http://%s:%d", alertmanagerHostName, alertmanagerPort)}
+	if s.cfg.LokiMode == lokiHA {
+		urls = append(urls, fmt.Sprintf("http://%s.%s:%d", alertmanagerPeerName, namespace, alertmanagerPort))
+	}
+	return strings.Join(urls, ",")
+}
+
+// privateSubnet selects the private subnet of the i-th AZ.
+func (s *services) privateSubnet(i int) *awsec2.SubnetSelection {
+	return &awsec2.SubnetSelection{Subnets: &[]awsec2.ISubnet{(*s.vpc.PrivateSubnets())[i]}}
+}
+
+// alertmanagerTask adds the Alertmanager container, its state and config
+// to td and runs it as d's service; subnets nil means any private subnet.
+func (s *services) alertmanagerTask(d *deployed, td awsecs.FargateTaskDefinition, logging awsecs.LogDriver, cluster []string, subnets *awsec2.SubnetSelection) {
+	d.heartbeat.GrantPublish(td.TaskRole())
+	ports := []*awsecs.PortMapping{{ContainerPort: jsii.Number(alertmanagerPort), Name: jsii.String("http")}}
+	if len(cluster) > 1 {
+		ports = append(ports,
+			&awsecs.PortMapping{ContainerPort: jsii.Number(alertmanagerClusterPort), Protocol: awsecs.Protocol_TCP, Name: jsii.String("gossip-tcp")},
+			&awsecs.PortMapping{ContainerPort: jsii.Number(alertmanagerClusterPort), Protocol: awsecs.Protocol_UDP, Name: jsii.String("gossip-udp")})
+	}
 	am := td.AddContainer(jsii.String("alertmanager"), &awsecs.ContainerDefinitionOptions{
 		Image: s.mirrored(imageAlertmanager),
-		Command: jsii.Strings(
-			"--config.file="+amConfigDir+"/alertmanager.yml",
+		Command: jsii.Strings(append([]string{
+			"--config.file=" + amConfigDir + "/alertmanager.yml",
 			"--storage.path=/alertmanager",
 			fmt.Sprintf("--web.listen-address=:%d", alertmanagerPort),
-			// One instance: no gossip peers to wait for.
-			"--cluster.listen-address=",
-		),
-		PortMappings: &[]*awsecs.PortMapping{{ContainerPort: jsii.Number(alertmanagerPort), Name: jsii.String("http")}},
+		}, cluster...)...),
+		PortMappings: &ports,
 		Logging:      logging,
 		HealthCheck: &awsecs.HealthCheck{
 			// The official image is busybox-based: wget is there.
@@ -181,7 +256,7 @@ func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 	})
 	// Silences and the notification log on EFS: a replaced task keeps the
 	// silences people set and does not notify again what it already sent.
-	state := s.stateVolume(td, "AlertmanagerData", "alertmanager-data", "/alertmanager", alertmanagerUID, alertmanagerUID)
+	state := s.stateVolume(td, d.id+"Data", "alertmanager-data", "/alertmanager", alertmanagerUID, alertmanagerUID)
 	am.AddMountPoints(&awsecs.MountPoint{ContainerPath: jsii.String("/alertmanager"), SourceVolume: jsii.String("alertmanager-data"), ReadOnly: jsii.Bool(false)})
 	files := []configFile{{name: "alertmanager.yml", content: jsii.String(s.alertmanagerConfig(d.heartbeat))}}
 	for _, name := range slices.Sorted(maps.Keys(s.files.AMTemplate)) {
@@ -190,14 +265,13 @@ func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 	// The receivers read these at send time. Alertmanager's image runs as
 	// nobody (65534): the secret is that user's alone.
 	files = append(files,
-		configFile{name: "secrets/target", secret: awsecs.Secret_FromSecretsManager(target, nil), owner: alertmanagerUID + ":" + alertmanagerUID},
+		configFile{name: "secrets/target", secret: awsecs.Secret_FromSecretsManager(d.target, nil), owner: alertmanagerUID + ":" + alertmanagerUID},
 		configFile{name: "secrets/telegram_chat_id", content: s.params.alerts.telegramChatID},
 	)
-	s.configFiles(td, am, "alertmanager-config", amConfigDir, files)
-	d.svc = s.service("Alertmanager", td, "alertmanager", 1, nil)
+	s.configFiles(td, am, d.name+"-config", amConfigDir, files)
+	d.svc = s.serviceIn(d.id, td, d.name, 1, nil, subnets)
 	mountAfter(d.svc, state)
 	state.Connections().AllowDefaultPortFrom(d.svc, jsii.String("Alertmanager keeps its silences and notification log"))
-	return d, target
 }
 
 // lokiRuleFiles are the rule files as written into Loki's config volume.

@@ -143,13 +143,16 @@ func (s *services) grafana() *deployed {
 		},
 		Logging: logging,
 	})
-	for k, v := range map[string]*string{
+	// In a fixed order: a template that changes with Go's map order would
+	// replace Grafana's task on every deploy (TestSynthIsDeterministic).
+	dbEnv := map[string]*string{
 		"GF_DATABASE_TYPE":     jsii.String("postgres"),
 		"GF_DATABASE_HOST":     awscdk.Fn_Join(jsii.String(":"), &[]*string{db.DbInstanceEndpointAddress(), db.DbInstanceEndpointPort()}),
 		"GF_DATABASE_NAME":     jsii.String(grafanaDBName),
 		"GF_DATABASE_SSL_MODE": jsii.String("require"),
-	} {
-		grafana.AddEnvironment(jsii.String(k), v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(dbEnv)) {
+		grafana.AddEnvironment(jsii.String(k), dbEnv[k])
 	}
 	var files []configFile
 	for _, name := range slices.Sorted(maps.Keys(s.files.Grafana)) {

@@ -28,9 +28,15 @@ func main() {
 		Env:         &awscdk.Environment{Region: jsii.String(cfg.Region)},
 	}
 	// The CLI sets the account from its profile; without it the template
-	// works in any account (two AZs picked at deploy time).
+	// works in any account (two AZs picked at deploy time; HA mode needs
+	// three, looked up with the account).
 	if account := os.Getenv("CDK_DEFAULT_ACCOUNT"); account != "" {
 		props.Env.Account = jsii.String(account)
+	}
+	if cfg.LokiMode == lokiHA && props.Env.Account == nil {
+		fmt.Fprintln(os.Stderr, "deploy: lokiMode=ha spreads Loki over three AZs, which CDK looks up with an account: "+
+			"run it through the CDK CLI (it sets CDK_DEFAULT_ACCOUNT)")
+		os.Exit(2)
 	}
 	files, err := loadSharedFiles("..")
 	if err != nil {

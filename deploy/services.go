@@ -49,6 +49,7 @@ type deployed struct {
 	secrets     map[string]awssecretsmanager.Secret // generated, by construct ID
 	bucket      awss3.Bucket                        // Loki's
 	heartbeat   awssns.Topic                        // Alertmanager's dead man's switch
+	target      awssecretsmanager.Secret            // Alertmanager's messenger URL or token
 	router      *containerlogs.ContainerLogs        // FireLens router of its container logs, if any
 }
 
@@ -255,7 +256,7 @@ func (s *services) loki() *deployed {
 	config := strings.NewReplacer(
 		"${LOKI_BUCKET}", *d.bucket.BucketName(),
 		"${AWS_REGION}", *s.stack.Region(),
-		"${ALERTMANAGER_URL}", fmt.Sprintf("http://%s:%d", alertmanagerHostName, alertmanagerPort),
+		"${ALERTMANAGER_URL}", s.alertmanagerURLs(),
 		"${GRAFANA_URL}", s.grafanaURL(),
 		"${LOKI_RULES_DIR}", lokiRulesDir,
 	).Replace(lokiConfig)
@@ -295,8 +296,8 @@ const (
 // haLokiConfig turns deploy/loki.yaml's single process into HA monolithic
 // mode, as configs/loki/loki-ha.yaml (which TestLokiHAFailover proves): the
 // ring in memberlist, joined through the Cloud Map name (one A record per
-// task), three replicas of every stream, each rule group on one ruler.
-// Every edit must apply exactly once.
+// task), three replicas of every stream, each rule group on one ruler,
+// dead ingesters forgotten. Every edit must apply exactly once.
 func haLokiConfig(single string) (string, error) {
 	out := single
 	for _, e := range [][2]string{
@@ -304,6 +305,8 @@ func haLokiConfig(single string) (string, error) {
 		{"  replication_factor: 1\n", "  replication_factor: 3\n"},
 		{"      store: inmemory\n", "      store: memberlist\n"},
 		{"  enable_api: true\n", "  enable_api: true\n  enable_sharding: true\n"},
+		// A replaced task joins under a new name: forget the dead one.
+		{"\ningester:\n", "\ningester:\n  autoforget_unhealthy: true\n"},
 		{"\nschema_config:\n", fmt.Sprintf("\nmemberlist:\n  join_members: [\"dns+%s:%d\"]\n  bind_port: %d\n\nschema_config:\n",
 			lokiHostName, lokiMemberlistPort, lokiMemberlistPort)},
 	} {
@@ -376,6 +379,14 @@ func (s *services) taskDefinition(id string, cpu, memoryMiB float64) awsecs.Farg
 // grace is how long ECS ignores load balancer health checks after a task
 // starts; nil keeps ECS's default (60 s behind a load balancer).
 func (s *services) service(id string, td awsecs.FargateTaskDefinition, name string, count int, grace awscdk.Duration) awsecs.FargateService {
+	return s.serviceIn(id, td, name, count, grace, nil)
+}
+
+// serviceIn is service in the given subnets (nil: every private subnet).
+func (s *services) serviceIn(id string, td awsecs.FargateTaskDefinition, name string, count int, grace awscdk.Duration, subnets *awsec2.SubnetSelection) awsecs.FargateService {
+	if subnets == nil {
+		subnets = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
+	}
 	sg := awsec2.NewSecurityGroup(s.stack, jsii.String(id+"Sg"), &awsec2.SecurityGroupProps{
 		Vpc:              s.vpc,
 		Description:      jsii.String(name + " tasks"),
@@ -400,7 +411,7 @@ func (s *services) service(id string, td awsecs.FargateTaskDefinition, name stri
 		CircuitBreaker:         &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)},
 		HealthCheckGracePeriod: grace,
 		EnableExecuteCommand:   jsii.Bool(exec),
-		VpcSubnets:             &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+		VpcSubnets:             subnets,
 		AssignPublicIp:         jsii.Bool(false),
 		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
 		CloudMapOptions: &awsecs.CloudMapOptions{

@@ -114,9 +114,20 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	params := newParams(stack)
 	logBucket := newLogBucket(stack)
 
+	// HA mode spreads Loki's three tasks over three AZs, so that losing an
+	// AZ loses one replica of each stream, not two (docs/deploy.md#scaling).
+	// A third AZ adds subnets after the first two, whose ranges stay.
+	azs := 2
+	if cfg.LokiMode == lokiHA {
+		azs = lokiHATasks
+		if got := len(*stack.AvailabilityZones()); got < azs || *awscdk.Token_IsUnresolved(stack.Account()) {
+			panic(fmt.Sprintf("lokiMode=%s spreads Loki over %d AZs; CDK knows %d for this stack: synthesize with an account "+
+				"(the CDK CLI sets CDK_DEFAULT_ACCOUNT) in a region with %d AZs", lokiHA, azs, got, azs))
+		}
+	}
 	vpc := awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
 		IpAddresses: awsec2.IpAddresses_Cidr(jsii.String(vpcCidr)),
-		MaxAzs:      jsii.Number(2),
+		MaxAzs:      jsii.Number(float64(azs)),
 		NatGateways: jsii.Number(float64(cfg.NatGateways)),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
 			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
@@ -180,6 +191,10 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	alloy := s.alloy()
 	grafana := s.grafana()
 	alertmanager, alertTarget := s.alertmanager()
+	alertmanagers := []*deployed{alertmanager}
+	if cfg.LokiMode == lokiHA {
+		alertmanagers = append(alertmanagers, s.alertmanagerPeer(alertmanager))
+	}
 	eraseTD, eraseSg, erase := s.eraseTask()
 	// The only paths between the services: ALB -> alloy and Grafana (added
 	// by the listener targets), alloy -> Loki, Grafana -> Loki, Loki's
@@ -188,14 +203,16 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	loki.svc.Connections().AllowFrom(alloy.svc, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("alloy-custom pushes to Loki"))
 	loki.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("Grafana queries Loki"))
 	loki.svc.Connections().AllowFrom(eraseSg, awsec2.Port_Tcp(jsii.Number(lokiPort)), jsii.String("curated-erase files delete requests"))
-	alertmanager.svc.Connections().AllowFrom(loki.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Loki's ruler sends alerts"))
-	alertmanager.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Grafana lists alerts"))
+	for _, am := range alertmanagers {
+		am.svc.Connections().AllowFrom(loki.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Loki's ruler sends alerts"))
+		am.svc.Connections().AllowFrom(grafana.svc, awsec2.Port_Tcp(jsii.Number(alertmanagerPort)), jsii.String("Grafana lists alerts"))
+	}
 	// Container logs come from log routers anywhere in the VPC (this
 	// stack's services and the applications' own), never from the ALB.
 	alloy.svc.Connections().AllowFrom(awsec2.Peer_Ipv4(jsii.String(vpcCidr)), awsec2.Port_Tcp(jsii.Number(containerLogsPort)),
 		jsii.String("FireLens routers push container logs"))
 
-	topic := s.alarms(alb, alertmanager.heartbeat, alloy, loki, grafana, alertmanager)
+	topic := s.alarms(alb, alertmanager.heartbeat, alloy, loki, append([]*deployed{grafana}, alertmanagers...)...)
 
 	out := func(id, description string, value *string) {
 		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Value: value, Description: jsii.String(description)})
@@ -212,7 +229,7 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	out("AlertTargetSecret", "Put the messenger's webhook URL (Telegram: bot token; email: SMTP password) here, "+
 		"then force a new deployment of AlertmanagerServiceName; AlertReceiver picks the messenger", alertTarget.SecretArn())
 	out("ClusterName", "ECS cluster of every service", cluster.ClusterName())
-	for _, d := range []*deployed{alloy, loki, grafana, alertmanager} {
+	for _, d := range append([]*deployed{alloy, loki, grafana}, alertmanagers...) {
 		out(d.id+"ServiceName", "ECS service (aws ecs update-service --force-new-deployment ...)", d.svc.ServiceName())
 		out(d.id+"LogGroup", "CloudWatch log group of the "+d.name+" container", d.logGroup.LogGroupName())
 	}

@@ -578,7 +578,11 @@ func (d template) ingressRules(t *testing.T) []string {
 		if !ok {
 			src = short(rule["SourceSecurityGroupId"])
 		}
-		out = append(out, fmt.Sprintf("%s:%v<-%s", group, rule["FromPort"], src))
+		port := fmt.Sprint(rule["FromPort"])
+		if proto := rule["IpProtocol"]; proto != "tcp" {
+			port += fmt.Sprintf("/%v", proto)
+		}
+		out = append(out, fmt.Sprintf("%s:%s<-%s", group, port, src))
 		if rule["FromPort"] != rule["ToPort"] {
 			t.Errorf("%s: port range %v-%v; want single ports", group, rule["FromPort"], rule["ToPort"])
 		}

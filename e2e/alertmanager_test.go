@@ -33,6 +33,13 @@ type alertmanager struct {
 // clustering, with env in its environment too (AWS credentials for SNS).
 func startAlertmanager(t testing.TB, env ...string) *alertmanager {
 	t.Helper()
+	return startAlertmanagerPeer(t, []string{"--cluster.listen-address="}, env...)
+}
+
+// startAlertmanagerPeer is startAlertmanager with cluster flags of its own
+// (--cluster.listen-address, --cluster.peer) instead of none.
+func startAlertmanagerPeer(t testing.TB, cluster []string, env ...string) *alertmanager {
+	t.Helper()
 	dir := t.TempDir()
 	render := exec.Command(filepath.Join(repoRoot, "scripts", "render-alertmanager.sh"), filepath.Join(dir, "config"))
 	render.Env = append(os.Environ(), env...)
@@ -41,11 +48,12 @@ func startAlertmanager(t testing.TB, env ...string) *alertmanager {
 	}
 	port := testutil.FreePort(t)
 	am := &alertmanager{url: fmt.Sprintf("http://127.0.0.1:%d", port)}
-	am.process = start(t, "alertmanager", env, amBin,
-		"--config.file="+filepath.Join(dir, "config", "alertmanager.yml"),
-		"--storage.path="+filepath.Join(dir, "data"),
+	args := append([]string{
+		"--config.file=" + filepath.Join(dir, "config", "alertmanager.yml"),
+		"--storage.path=" + filepath.Join(dir, "data"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port),
-		"--cluster.listen-address=")
+	}, cluster...)
+	am.process = start(t, "alertmanager", env, amBin, args...)
 	am.waitReady(t, am.url+"/-/ready", 30*time.Second)
 	return am
 }

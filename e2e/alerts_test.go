@@ -281,3 +281,46 @@ func TestCuratedQueriesLeaveContainerLogsOut(t *testing.T) {
 		t.Errorf("only %d selectors checked", checked)
 	}
 }
+
+// A client over its rate limit: the collector's self-report carries the
+// 429s to Loki, and the notification names the client and the status and
+// says that the limit is each alloy-custom task's own (docs/deploy.md).
+func TestAlertRateLimitSaysPerTask(t *testing.T) {
+	in := newInbox(t)
+	am := startAlertmanager(t, "ALERT_WEBHOOK_URL="+in.srv.URL+"/hook")
+	loki := newLokiWithRules(t, am.url)
+	a := startAlloy(t, func(port int) string {
+		return curatedConfig("limits", port, loki.url, `
+	labels               = {env = "limits"}
+	self_report_interval = "5s"
+
+	client "web" {
+		api_key = "web-key"
+		service = "web"
+
+		rate_limit {
+			rate  = 0.01
+			burst = 1
+		}
+	}`)
+	})
+	limited := 0
+	for range 15 {
+		b, _ := json.Marshal([]map[string]any{event("page.view", "web", "info", nil)})
+		if code, _ := a.post(t, "/v1/events", map[string]string{"Content-Type": "application/json", "X-API-Key": "web-key"}, b); code == http.StatusTooManyRequests {
+			limited++
+		}
+	}
+	if limited < 10 {
+		t.Fatalf("%d of 15 requests answered 429; the rule needs 10", limited)
+	}
+	n := in.waitFor(t, 3*time.Minute, "CollectorRefusingRequests for 429", func(n notification) bool {
+		return n.Status == "firing" && n.CommonLabels["alertname"] == "CollectorRefusingRequests" && n.CommonLabels["status"] == "429"
+	})
+	desc := n.Alerts[0].Annotations["description"]
+	for _, want := range []string{"client web", "429", "each alloy-custom task on its own"} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("the notification's description lacks %q: %s", want, desc)
+		}
+	}
+}

@@ -46,11 +46,15 @@ func TestShippedConfigsAreValid(t *testing.T) {
 // makes of loki.yaml with -c lokiMode=ha), with the pinned Loki's own
 // -verify-config.
 func TestDeployLokiConfigIsValid(t *testing.T) {
-	for _, f := range []string{filepath.Join("deploy", "loki.yaml"), filepath.Join("deploy", "testdata", "loki-ha.yaml")} {
+	// What deploy/ fills in (services.go, alerting.go): HA mode sends to
+	// both Alertmanagers.
+	for f, am := range map[string]string{
+		filepath.Join("deploy", "loki.yaml"):                "http://alertmanager.curated.internal:9093",
+		filepath.Join("deploy", "testdata", "loki-ha.yaml"): "http://alertmanager.curated.internal:9093,http://alertmanager-peer.curated.internal:9093",
+	} {
 		cmd := exec.Command(lokiBin, "-config.file="+filepath.Join(repoRoot, f), "-config.expand-env=true", "-verify-config")
-		// What deploy/ fills in (stack.go, alerting.go).
 		cmd.Env = append(os.Environ(), "LOKI_BUCKET=alloy-curated-loki", "AWS_REGION=ap-northeast-2",
-			"ALERTMANAGER_URL=http://alertmanager.curated.internal:9093", "GRAFANA_URL=https://events.example.com/grafana",
+			"ALERTMANAGER_URL="+am, "GRAFANA_URL=https://events.example.com/grafana",
 			"LOKI_RULES_DIR=/etc/loki/rules")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("loki -verify-config %s: %v\n%s", f, err, out)

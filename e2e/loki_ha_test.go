@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,8 +31,9 @@ type haLoki struct {
 
 // startLokiHA runs n processes of configs/loki/loki-ha.yaml on loopback,
 // sharing one filesystem object store and rules directory, joined through
-// memberlist, and waits until every one is ready.
-func startLokiHA(t *testing.T, n int, shared, amURL string) []*haLoki {
+// memberlist, and waits until every one is ready. The last return value
+// are the -memberlist.join flags, for a process that joins later.
+func startLokiHA(t *testing.T, n int, shared, amURL string) ([]*haLoki, []string) {
 	t.Helper()
 	memberlist := make([]int, n)
 	for i := range memberlist {
@@ -43,28 +45,33 @@ func startLokiHA(t *testing.T, n int, shared, amURL string) []*haLoki {
 	}
 	nodes := make([]*haLoki, n)
 	for i := range nodes {
-		httpPort, grpcPort := testutil.FreePort(t), testutil.FreePort(t)
-		l := &haLoki{
-			id:  fmt.Sprintf("loki-%d", i+1),
-			url: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
-			env: []string{
-				"LOKI_INSTANCE=" + fmt.Sprintf("loki-%d", i+1),
-				fmt.Sprintf("LOKI_HTTP_PORT=%d", httpPort),
-				fmt.Sprintf("LOKI_GRPC_PORT=%d", grpcPort),
-				fmt.Sprintf("LOKI_MEMBERLIST_PORT=%d", memberlist[i]),
-				"LOKI_DATA=" + t.TempDir(),
-				"LOKI_SHARED=" + shared,
-				"ALERTMANAGER_URL=" + amURL,
-			},
-			args: append([]string{"-config.file=" + filepath.Join(repoRoot, "configs", "loki", "loki-ha.yaml"), "-config.expand-env=true"}, join...),
-		}
-		l.start(t)
-		nodes[i] = l
+		nodes[i] = newHALoki(t, fmt.Sprintf("loki-%d", i+1), memberlist[i], join, shared, amURL)
+		nodes[i].start(t)
 	}
 	for _, l := range nodes {
 		l.proc.waitReady(t, l.url+"/ready", 3*time.Minute)
 	}
-	return nodes
+	return nodes, join
+}
+
+// newHALoki is one process of the HA configuration, named id, on free
+// ports of its own and an empty data directory.
+func newHALoki(t *testing.T, id string, memberlistPort int, join []string, shared, amURL string) *haLoki {
+	httpPort, grpcPort := testutil.FreePort(t), testutil.FreePort(t)
+	return &haLoki{
+		id:  id,
+		url: fmt.Sprintf("http://127.0.0.1:%d", httpPort),
+		env: []string{
+			"LOKI_INSTANCE=" + id,
+			fmt.Sprintf("LOKI_HTTP_PORT=%d", httpPort),
+			fmt.Sprintf("LOKI_GRPC_PORT=%d", grpcPort),
+			fmt.Sprintf("LOKI_MEMBERLIST_PORT=%d", memberlistPort),
+			"LOKI_DATA=" + t.TempDir(),
+			"LOKI_SHARED=" + shared,
+			"ALERTMANAGER_URL=" + amURL,
+		},
+		args: append([]string{"-config.file=" + filepath.Join(repoRoot, "configs", "loki", "loki-ha.yaml"), "-config.expand-env=true"}, join...),
+	}
 }
 
 func (l *haLoki) start(t *testing.T) {
@@ -75,9 +82,18 @@ func (l *haLoki) start(t *testing.T) {
 // A record per task does for a client that moves on when a connection is
 // refused: round robin, skipping a dead address.
 type front struct {
+	mu       sync.Mutex
 	backends []string
 	next     atomic.Uint64
 	client   *http.Client
+}
+
+// replace swaps a backend's address, as Cloud Map does when ECS replaces a
+// task.
+func (f *front) replace(old, new string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.backends = slices.Replace(f.backends, slices.Index(f.backends, old), slices.Index(f.backends, old)+1, new)
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -88,8 +104,11 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	first := int(f.next.Add(1))
 	lastErr := fmt.Errorf("no backend")
-	for i := range f.backends {
-		b := f.backends[(first+i)%len(f.backends)]
+	f.mu.Lock()
+	backends := slices.Clone(f.backends)
+	f.mu.Unlock()
+	for i := range backends {
+		b := backends[(first+i)%len(backends)]
 		req, err := http.NewRequestWithContext(r.Context(), r.Method, b+r.URL.RequestURI(), bytes.NewReader(body))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -112,24 +131,37 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, lastErr.Error(), http.StatusBadGateway)
 }
 
-// alertPosts is an Alertmanager stand-in that counts the alerts each
-// ruler posts, by alert name.
+// alertPosts stands in front of one Alertmanager and counts the alerts
+// rulers post to it, by alert name, before passing them on.
 type alertPosts struct {
+	next  *url.URL
 	mu    sync.Mutex
 	posts map[string]int
 	first map[string]time.Time
 }
 
+func newAlertPosts(next string) *alertPosts {
+	u, err := url.Parse(next)
+	if err != nil {
+		panic(err)
+	}
+	return &alertPosts{next: u, posts: map[string]int{}, first: map[string]time.Time{}}
+}
+
 func (a *alertPosts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	var alerts []struct {
 		Labels map[string]string `json:"labels"`
 	}
-	if err := json.NewDecoder(r.Body).Decode(&alerts); err != nil {
+	if err := json.Unmarshal(body, &alerts); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, al := range alerts {
 		name := al.Labels["alertname"]
 		a.posts[name]++
@@ -137,7 +169,15 @@ func (a *alertPosts) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.first[name] = time.Now()
 		}
 	}
-	w.WriteHeader(http.StatusOK)
+	a.mu.Unlock()
+	resp, err := http.Post(a.next.JoinPath(r.URL.Path).String(), r.Header.Get("Content-Type"), bytes.NewReader(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body)
 }
 
 func (a *alertPosts) count(name string) (int, time.Time) {
@@ -162,7 +202,7 @@ func TestLokiHAFailover(t *testing.T) {
         expr: sum(count_over_time({job="ha-probe"} |= "boom" [1m])) > 0
         for: 0s
         labels:
-          severity: info
+          severity: critical
 `
 	rulesDir := filepath.Join(shared, "rules", "fake") // "fake": the tenant with auth off
 	if err := os.MkdirAll(rulesDir, 0o755); err != nil {
@@ -171,18 +211,29 @@ func TestLokiHAFailover(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rulesDir, "ha.yaml"), []byte(rules), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	am := &alertPosts{posts: map[string]int{}, first: map[string]time.Time{}}
-	amSrv := httptest.NewServer(am)
-	t.Cleanup(amSrv.Close)
+	// Two Alertmanagers clustered as deploy/ runs them in HA mode: every
+	// ruler posts each alert to both (alertmanager_url lists both), and
+	// their shared notification log lets only one notify.
+	in := newInbox(t)
+	ams := startAlertmanagerCluster(t, 2, "ALERT_WEBHOOK_URL="+in.srv.URL+"/hook")
+	posts := make([]*alertPosts, len(ams))
+	var amURLs []string
+	for i, am := range ams {
+		posts[i] = newAlertPosts(am.url)
+		srv := httptest.NewServer(posts[i])
+		t.Cleanup(srv.Close)
+		amURLs = append(amURLs, srv.URL)
+	}
 
 	began := time.Now()
-	nodes := startLokiHA(t, 3, shared, amSrv.URL)
+	nodes, join := startLokiHA(t, 3, shared, strings.Join(amURLs, ","))
 	t.Logf("3 Lokis ready in %.0f s", time.Since(began).Seconds())
 	var backends []string
 	for _, l := range nodes {
 		backends = append(backends, l.url)
 	}
-	fr := httptest.NewServer(&front{backends: backends, client: &http.Client{Timeout: 30 * time.Second}})
+	fe := &front{backends: backends, client: &http.Client{Timeout: 30 * time.Second}}
+	fr := httptest.NewServer(fe)
 	t.Cleanup(fr.Close)
 	lokiURL := fr.URL
 
@@ -259,16 +310,42 @@ func TestLokiHAFailover(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 
-	// Back as a replaced Fargate task comes back: same name, empty disk (no
-	// WAL to replay). What it held is on the other two replicas.
-	for i, e := range victim.env {
-		if strings.HasPrefix(e, "LOKI_DATA=") {
-			victim.env[i] = "LOKI_DATA=" + t.TempDir()
+	// A replaced Fargate task: a new name (its hostname is its new IP), new
+	// addresses, an empty disk (no WAL to replay). What the dead one held is
+	// on the other two replicas; the ring forgets the dead one.
+	replacement := newHALoki(t, "loki-4", testutil.FreePort(t), join, shared, strings.Join(amURLs, ","))
+	replacement.start(t)
+	replacement.proc.waitReady(t, replacement.url+"/ready", 3*time.Minute)
+	fe.replace(victim.url, replacement.url)
+	rejoined := time.Since(killed)
+	nodes[0] = replacement
+	// The ring has the three live ones, and forgets the dead one
+	// (autoforget_unhealthy, after heartbeat_timeout: 1 min), while the
+	// traffic goes on.
+	var ring string
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(time.Second) {
+		resp, err := http.Get(replacement.url + "/ring")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ring = string(b)
+		live := 0
+		for _, l := range nodes {
+			if strings.Contains(ring, l.id) {
+				live++
+			}
+		}
+		if live == len(nodes) && !strings.Contains(ring, victim.id) {
+			t.Logf("ring: %s forgotten, %s in, %.0f s after the kill", victim.id, replacement.id, time.Since(killed).Seconds())
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("3 min after the kill the ring lists %d of the live Lokis and the dead %s: %v", live, victim.id, strings.Contains(ring, victim.id))
 		}
 	}
-	victim.start(t)
-	victim.proc.waitReady(t, victim.url+"/ready", 3*time.Minute)
-	rejoined := time.Since(killed)
+
 	close(stop)
 	sent.Wait()
 
@@ -309,19 +386,6 @@ func TestLokiHAFailover(t *testing.T) {
 	if queriesFailed != 0 || queriesOK == 0 {
 		t.Errorf("queries while a Loki was down: %d answered, %d failed", queriesOK, queriesFailed)
 	}
-	// The ring has all three again.
-	resp, err := http.Get(victim.url + "/ring")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ring, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, l := range nodes {
-		if !strings.Contains(string(ring), l.id) {
-			t.Errorf("%s is not in the ring after the restart", l.id)
-		}
-	}
-
 	// A rule fires once, not once per ruler: the group runs on one of them.
 	push := fmt.Sprintf(`{"streams":[{"stream":{"job":"ha-probe"},"values":[["%d","boom"]]}]}`, time.Now().UnixNano())
 	presp, err := http.Post(lokiURL+"/loki/api/v1/push", "application/json", strings.NewReader(push))
@@ -329,21 +393,84 @@ func TestLokiHAFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	presp.Body.Close()
-	deadline := time.Now().Add(2 * time.Minute)
-	for n, _ := am.count("HAProbe"); n == 0; n, _ = am.count("HAProbe") {
-		if time.Now().After(deadline) {
-			t.Fatal("HAProbe never reached the Alertmanager stand-in")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	isProbe := func(n notification) bool { return n.CommonLabels["alertname"] == "HAProbe" && n.Status == "firing" }
+	first := in.waitFor(t, 2*time.Minute, "HAProbe", isProbe)
 	// Three rulers each evaluating the group every 5 s would post it three
 	// times at once; one ruler posts it again only after Loki's resend
-	// delay (1 min). Watch six evaluations.
-	_, first := am.count("HAProbe")
-	time.Sleep(time.Until(first.Add(30 * time.Second)))
-	posts, _ := am.count("HAProbe")
-	t.Logf("HAProbe posted %d time(s) in the 30 s after its first post", posts)
-	if posts != 1 {
-		t.Errorf("HAProbe posted %d times in 30 s; want 1 (each rule group on one ruler)", posts)
+	// delay (1 min). Unclustered, both Alertmanagers would notify after
+	// group_wait; clustered, the second waits its peer timeout (15 s) and
+	// finds the first's entry in the notification log. Watch 30 s.
+	time.Sleep(time.Until(first.arrived.Add(30 * time.Second)))
+	notified := 0
+	for _, n := range in.notifications(t) {
+		if isProbe(n) {
+			notified++
+		}
 	}
+	for i, p := range posts {
+		n, _ := p.count("HAProbe")
+		t.Logf("HAProbe posted %d time(s) to Alertmanager %d", n, i+1)
+		if n != 1 {
+			t.Errorf("HAProbe posted %d times to Alertmanager %d in 30 s; want 1 (each rule group on one ruler, sent to every Alertmanager)", n, i+1)
+		}
+	}
+	t.Logf("HAProbe notified %d time(s) by two clustered Alertmanagers", notified)
+	if notified != 1 {
+		t.Errorf("HAProbe notified %d times; want 1 (the cluster deduplicates)", notified)
+	}
+}
+
+// startAlertmanagerCluster runs n Alertmanagers on the rendered config,
+// gossiping on loopback, and waits until each sees all n.
+func startAlertmanagerCluster(t *testing.T, n int, env ...string) []*alertmanager {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = testutil.FreePort(t)
+	}
+	ams := make([]*alertmanager, n)
+	for i := range ams {
+		cluster := []string{fmt.Sprintf("--cluster.listen-address=127.0.0.1:%d", ports[i]), "--cluster.peer-timeout=15s"}
+		for j, p := range ports {
+			if j != i {
+				cluster = append(cluster, fmt.Sprintf("--cluster.peer=127.0.0.1:%d", p))
+			}
+		}
+		ams[i] = startAlertmanagerPeer(t, cluster, env...)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(250 * time.Millisecond) {
+		ready := 0
+		for _, am := range ams {
+			if peers, status := am.cluster(t); peers == n && status == "ready" {
+				ready++
+			}
+		}
+		if ready == n {
+			return ams
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the %d Alertmanagers did not form a cluster within a minute", n)
+		}
+	}
+}
+
+// cluster reports how many peers this Alertmanager sees, itself included,
+// and its cluster status.
+func (am *alertmanager) cluster(t testing.TB) (int, string) {
+	t.Helper()
+	resp, err := http.Get(am.url + "/api/v2/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Cluster struct {
+			Status string            `json:"status"`
+			Peers  []json.RawMessage `json:"peers"`
+		} `json:"cluster"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("alertmanager status: %v", err)
+	}
+	return len(st.Cluster.Peers), st.Cluster.Status
 }
