@@ -198,6 +198,9 @@ func refDecodePartial(obj map[string]json.RawMessage, lim Limits) (partial, []Fi
 		case "user_id":
 			p.ev.UserID, err = refDecodeString(key, raw, maxIDLen)
 			p.set.add(fieldUserID)
+		case "anonymous_id":
+			p.ev.AnonymousID, err = refDecodeString(key, raw, maxIDLen)
+			p.set.add(fieldAnonymousID)
 		case attributesField:
 			p.ev.Attributes, err = refDecodeAttributes(raw, lim)
 		default:

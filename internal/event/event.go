@@ -68,6 +68,9 @@ type Event struct {
 	SpanID     string
 	SessionID  string
 	UserID     string
+	// AnonymousID identifies a browser or device before (and beside) a
+	// user id: the SDKs keep one per browser.
+	AnonymousID string
 }
 
 // FieldError says why one event (or one field of it) was rejected.

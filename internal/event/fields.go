@@ -42,6 +42,7 @@ var TextFields = [...]TextField{
 	{Name: "span_id", id: fieldSpanID, rule: ruleToken, maxLen: maxNameLen, Metadata: true, Promotable: true},
 	{Name: "session_id", id: fieldSessionID, rule: ruleID, maxLen: maxIDLen, Metadata: true, Promotable: true},
 	{Name: "user_id", id: fieldUserID, rule: ruleID, maxLen: maxIDLen, Metadata: true, Promotable: true},
+	{Name: "anonymous_id", id: fieldAnonymousID, rule: ruleID, maxLen: maxIDLen, Metadata: true, Promotable: true},
 }
 
 // Ref returns the field's value in e, for reading and for editing in place.
@@ -66,6 +67,8 @@ func (e *Event) text(id fieldID) *string {
 		return &e.SessionID
 	case fieldUserID:
 		return &e.UserID
+	case fieldAnonymousID:
+		return &e.AnonymousID
 	}
 	panic("event: no text field " + fieldNames[id])
 }
@@ -93,5 +96,6 @@ func (f *TextField) decode(raw []byte) (string, *FieldError) {
 func (f *TextField) FreeText() bool { return f.rule == ruleText }
 
 // Identifier reports whether the field holds an opaque id of a person or a
-// visit (session_id, user_id): hash_fields may replace it by a pseudonym.
+// visit (session_id, user_id, anonymous_id): hash_fields may replace it by
+// a pseudonym.
 func (f *TextField) Identifier() bool { return f.rule == ruleID }

@@ -15,6 +15,7 @@ const (
 	fieldSpanID
 	fieldSessionID
 	fieldUserID
+	fieldAnonymousID
 	fieldAttributes
 	fieldContext // envelope only
 	fieldEvents  // envelope only
@@ -23,7 +24,7 @@ const (
 )
 
 var fieldNames = [numFields]string{"event", "level", "message", "service", timestampField, "trace_id", "span_id",
-	"session_id", "user_id", attributesField, envelopeContext, envelopeEvents, envelopeSentAt}
+	"session_id", "user_id", "anonymous_id", attributesField, envelopeContext, envelopeEvents, envelopeSentAt}
 
 func lookupField(key []byte) (fieldID, bool) {
 	switch string(key) { // no allocation: the compiler compares in place
@@ -45,6 +46,8 @@ func lookupField(key []byte) (fieldID, bool) {
 		return fieldSessionID, true
 	case "user_id":
 		return fieldUserID, true
+	case "anonymous_id":
+		return fieldAnonymousID, true
 	case attributesField:
 		return fieldAttributes, true
 	case envelopeContext:

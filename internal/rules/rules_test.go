@@ -226,7 +226,7 @@ func TestCompileErrors(t *testing.T) {
 		{Config{Drops: []DropConfig{{Name: "d", Events: []string{"a"}, Value: "x"}}}, "value needs attribute"},
 		{Config{Samples: []SampleConfig{{Name: "s", Rate: 1.5}}}, "between 0 and 1"},
 		{Config{Hash: HashConfig{Fields: []string{"user_id"}}}, "secret must be set"},
-		{Config{Hash: HashConfig{Fields: []string{"message"}, Secret: "s"}}, "must be session_id, user_id or attributes.KEY"},
+		{Config{Hash: HashConfig{Fields: []string{"message"}, Secret: "s"}}, "must be session_id, user_id, anonymous_id or attributes.KEY"},
 		{Config{Redact: RedactConfig{KeyAction: "shred"}}, "key_action"},
 		{Config{Redact: RedactConfig{Patterns: map[string]string{"p": "("}}}, "pattern"},
 	} {

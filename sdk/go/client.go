@@ -294,8 +294,9 @@ type Event struct {
 	Message    string
 	Time       time.Time // default now
 	Attributes []slog.Attr
-	// IDs override those of the context (WithSession, WithUser, WithTrace).
-	SessionID, UserID, TraceID, SpanID string
+	// IDs override those of the context (WithSession, WithUser,
+	// WithAnonymous, WithTrace).
+	SessionID, UserID, AnonymousID, TraceID, SpanID string
 }
 
 // Send queues e.
@@ -312,6 +313,9 @@ func (c *Client) Send(ctx context.Context, e Event) {
 	}
 	if e.UserID != "" {
 		ids.user = e.UserID
+	}
+	if e.AnonymousID != "" {
+		ids.anonymous = e.AnonymousID
 	}
 	if e.TraceID != "" {
 		ids.trace = e.TraceID
@@ -420,7 +424,7 @@ func (c *Client) push(level Level, event, message string, t time.Time, ids ids, 
 // caller's attributes never escape to the heap when there is no hook).
 func (c *Client) beforeSend(level Level, event, message string, t time.Time, v ids, attrs attrSet) (Level, string, string, time.Time, ids, attrSet, bool) {
 	e := Event{Name: event, Level: level, Message: message, Time: t, Attributes: append([]slog.Attr(nil), attrs.merged()...),
-		SessionID: v.session, UserID: v.user, TraceID: v.trace, SpanID: v.span}
+		SessionID: v.session, UserID: v.user, AnonymousID: v.anonymous, TraceID: v.trace, SpanID: v.span}
 	if !c.cfg.BeforeSend(&e) {
 		return "", "", "", t, v, attrSet{}, false
 	}
@@ -430,7 +434,7 @@ func (c *Client) beforeSend(level Level, event, message string, t time.Time, v i
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	return e.Level, e.Name, e.Message, e.Time, ids{e.SessionID, e.UserID, e.TraceID, e.SpanID}, attrSet{add: e.Attributes}, true
+	return e.Level, e.Name, e.Message, e.Time, ids{e.SessionID, e.UserID, e.TraceID, e.SpanID, e.AnonymousID}, attrSet{add: e.Attributes}, true
 }
 
 // drop counts n events that will not be sent, and keeps them in pending
@@ -443,7 +447,7 @@ func (c *Client) drop(pending *atomic.Uint64, n uint64) {
 }
 
 // invalidFields are the fields an event is refused for before queueing.
-var invalidFields = [...]string{"event", "session_id", "user_id", "trace_id", "span_id", "attributes"}
+var invalidFields = [...]string{"event", "session_id", "user_id", "anonymous_id", "trace_id", "span_id", "attributes"}
 
 // dropInvalid counts an event the API would refuse for field.
 func (c *Client) dropInvalid(field string) {

@@ -138,7 +138,7 @@ func flush(t testing.TB, c *Client) {
 func TestTrackSendsTheAPIsEnvelope(t *testing.T) {
 	stub := newStub(t, nil)
 	c, _ := newClient(t, stub.URL, func(cfg *Config) { cfg.Attributes = []slog.Attr{slog.String("app_version", "2.1.0")} })
-	ctx := WithTrace(WithSession(context.Background(), "s-1"), "t-1", "sp-1")
+	ctx := WithTrace(WithAnonymous(WithSession(context.Background(), "s-1"), "a-1"), "t-1", "sp-1")
 	before := time.Now().UnixMilli()
 	c.Track(ctx, "form.submit", slog.Int("step", 3), slog.Group("place", slog.String("country", "KR")), slog.Duration("took", 1500*time.Microsecond))
 	c.Log(ctx, LevelError, "shopify.sync", "sync failed:\n502", slog.Any("err", errors.New("bad gateway")))
@@ -160,7 +160,7 @@ func TestTrackSendsTheAPIsEnvelope(t *testing.T) {
 	e := r.events[0]
 	ts, _ := e["timestamp"].(float64)
 	if e["event"] != "form.submit" || e["level"] != nil || ts < float64(before) || e["session_id"] != "s-1" ||
-		e["trace_id"] != "t-1" || e["span_id"] != "sp-1" {
+		e["anonymous_id"] != "a-1" || e["trace_id"] != "t-1" || e["span_id"] != "sp-1" {
 		t.Errorf("event %v", e)
 	}
 	attrs := e["attributes"].(map[string]any)

@@ -41,6 +41,7 @@ func TestConformance(t *testing.T) {
 				Event, Message string
 				SessionID      string `json:"session_id"`
 				UserID         string `json:"user_id"`
+				AnonymousID    string `json:"anonymous_id"`
 				TraceID        string `json:"trace_id"`
 				SpanID         string `json:"span_id"`
 				Attributes     map[string]any
@@ -55,7 +56,7 @@ func TestConformance(t *testing.T) {
 				cfg.MaxEventBytes, cfg.MaxAttributes = set.Limits.MaxEventBytes, set.Limits.MaxAttributes
 			})
 			cl.Send(context.Background(), Event{Name: in.Event, Message: in.Message, Attributes: attrsFromJSON(in.Attributes),
-				SessionID: in.SessionID, UserID: in.UserID, TraceID: in.TraceID, SpanID: in.SpanID})
+				SessionID: in.SessionID, UserID: in.UserID, AnonymousID: in.AnonymousID, TraceID: in.TraceID, SpanID: in.SpanID})
 			flush(t, cl)
 			sent := stub.events()
 			if field, dropped := c.SDK["dropped"]; dropped {

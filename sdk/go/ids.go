@@ -6,7 +6,7 @@ import (
 )
 
 // ids are the high-cardinality IDs the API keeps as structured metadata.
-type ids struct{ session, user, trace, span string }
+type ids struct{ session, user, trace, span, anonymous string }
 
 type idsKey struct{}
 
@@ -47,20 +47,29 @@ func WithUser(ctx context.Context, id string) context.Context {
 	return withIDs(ctx, func(v *ids) { v.user = id })
 }
 
+// WithAnonymous returns a context whose events carry anonymous_id: the
+// browser's or device's id before (and beside) a user id, for example the
+// one a page's SDK sends along to the backend.
+func WithAnonymous(ctx context.Context, id string) context.Context {
+	return withIDs(ctx, func(v *ids) { v.anonymous = id })
+}
+
 // WithTrace returns a context whose events carry trace_id and span_id
 // (for example from an OpenTelemetry span: span.SpanContext().TraceID().String()).
 func WithTrace(ctx context.Context, traceID, spanID string) context.Context {
 	return withIDs(ctx, func(v *ids) { v.trace, v.span = traceID, spanID })
 }
 
-// invalid names the first ID the API would refuse: session and user IDs
-// over 256 bytes, trace and span IDs that are not names.
+// invalid names the first ID the API would refuse: session, user and
+// anonymous IDs over 256 bytes, trace and span IDs that are not names.
 func (v ids) invalid() string {
 	switch {
 	case len(v.session) > maxIDLen:
 		return "session_id"
 	case len(v.user) > maxIDLen:
 		return "user_id"
+	case len(v.anonymous) > maxIDLen:
+		return "anonymous_id"
 	case v.trace != "" && !validName(v.trace):
 		return "trace_id"
 	case v.span != "" && !validName(v.span):
@@ -71,7 +80,7 @@ func (v ids) invalid() string {
 
 func (v ids) append(b []byte) []byte {
 	for _, f := range [...]struct{ key, val string }{
-		{`,"session_id":`, v.session}, {`,"user_id":`, v.user}, {`,"trace_id":`, v.trace}, {`,"span_id":`, v.span},
+		{`,"session_id":`, v.session}, {`,"user_id":`, v.user}, {`,"anonymous_id":`, v.anonymous}, {`,"trace_id":`, v.trace}, {`,"span_id":`, v.span},
 	} {
 		if f.val != "" {
 			b = append(b, f.key...)

@@ -24,15 +24,16 @@ import (
 
 // Event is one event as the API received it.
 type Event struct {
-	Name       string         `json:"event"`
-	Level      string         `json:"level"` // "info" when the event left it out
-	Message    string         `json:"message"`
-	Timestamp  int64          `json:"timestamp"` // Unix milliseconds
-	Attributes map[string]any `json:"attributes"`
-	SessionID  string         `json:"session_id"`
-	UserID     string         `json:"user_id"`
-	TraceID    string         `json:"trace_id"`
-	SpanID     string         `json:"span_id"`
+	Name        string         `json:"event"`
+	Level       string         `json:"level"` // "info" when the event left it out
+	Message     string         `json:"message"`
+	Timestamp   int64          `json:"timestamp"` // Unix milliseconds
+	Attributes  map[string]any `json:"attributes"`
+	SessionID   string         `json:"session_id"`
+	UserID      string         `json:"user_id"`
+	AnonymousID string         `json:"anonymous_id"`
+	TraceID     string         `json:"trace_id"`
+	SpanID      string         `json:"span_id"`
 	// Context is the request envelope's context (service, shared attributes).
 	Context map[string]any `json:"-"`
 	// Raw is the event's JSON exactly as sent.

@@ -1,8 +1,9 @@
 // The browser entry point: fetch with keepalive while the page lives, a
 // beacon when it is hidden or left, unsent events kept in localStorage (one
-// slot per page, adopted by the next page or another tab), and automatic
-// capture of errors, the page path and a session id.
-import { chunk, createClient, eventsURL, scrub, type Attributes, type Client, type CuratedEvent, type Item, type Options } from "./core.js";
+// slot per page, adopted by the next page or another tab), automatic
+// capture of errors, the page path, a session id (30 minutes of inactivity
+// end it) and an anonymous id, identify/reset, and consent.
+import { chunk, createClient, eventsURL, type Attributes, type Client, type CuratedEvent, type Item, type Options } from "./core.js";
 import { forward, use } from "./current.js";
 
 export type { Attributes, Client, CuratedEvent, DropReason, Level, Options, Stats, TrackOptions } from "./core.js";
@@ -10,15 +11,27 @@ export type { Attributes, Client, CuratedEvent, DropReason, Level, Options, Stat
 export interface BrowserOptions extends Options {
   /** Keep unsent events in localStorage across reloads and offline periods. Default true. */
   persist?: boolean;
-  /** Report uncaught errors and unhandled rejections as browser.error events. Default true. */
-  captureErrors?: boolean;
   /** Add the page path (never the query string) as attributes.page. Default true. */
   capturePage?: boolean;
-  /** A session id per tab (sessionStorage, no cookies) as session_id. Default true. */
+  /** A session id (localStorage, no cookies) as session_id, shared by the origin's tabs. Default true. */
   session?: boolean;
+  /** Inactivity (ms) after which the next event starts a new session. Default 30 minutes. */
+  sessionTimeout?: number;
+  /**
+   * "granted" (default); "pending": events wait in memory, nothing is stored
+   * or sent until optIn(); "denied": nothing is kept (as after optOut()).
+   * An optOut() is remembered by the browser and wins over this.
+   */
+  consent?: "granted" | "pending" | "denied";
 }
 
 const PREFIX = "curated.q.";
+// The browser's ids (anonymous id, "session id last-activity", identified
+// user) and a remembered opt-out.
+const AID = "curated.a";
+const SID = "curated.s";
+const UID = "curated.u";
+const OUT = "curated.o";
 // The API's last answer to this origin, shared by its pages and tabs: the
 // time, positive when it proved the API reachable, negative when it failed.
 const HEALTH = "curated.h";
@@ -38,25 +51,54 @@ const offline = () => navigator.onLine === false;
 const rnd = () => Date.now().toString(36) + Math.random().toString(36).slice(2);
 // The previous init's teardown: calling init again replaces the client.
 let stop: ((adopt: (events: CuratedEvent[]) => void) => void) | undefined;
+// The browser's ids and consent, module-level so that identify, reset,
+// optIn and optOut stay out of a bundle that does not use them. ids is
+// where the ids are kept: localStorage once consent is granted.
+let area: Storage | undefined;
+let ids: Storage | undefined;
+let consent = "granted";
+let aid = "";
+let uid: string | null | undefined;
+let sid = "";
+// The current init's part of optIn (store and send the queue) and optOut
+// (drop it).
+let grant: ((yes: boolean) => void) | undefined;
+const put = (k: string, v?: string | null) => {
+  try {
+    v ? ids?.setItem(k, v) : ids?.removeItem(k);
+  } catch {
+    /* full: the ids live in memory */
+  }
+};
 
 /** Starts the client every other call uses. Calling it again replaces it (queued events carry over). */
 export function init(options: BrowserOptions): Client {
-  const o = { persist: true, captureErrors: true, capturePage: true, session: true, ...options };
+  const o = { persist: true, capturePage: true, session: true, sessionTimeout: 18e5, ...options };
   const w = window;
   const d = document;
-  const ls = o.persist ? storage(() => localStorage) : undefined;
+  area = storage(() => localStorage);
+  // Consent: granted, pending (nothing stored or sent) or denied (nothing
+  // kept). Until granted the ids live in memory only.
+  consent = area?.getItem(OUT) ? "denied" : o.consent || "granted";
+  ids = consent == "granted" ? area : undefined;
+  let ls = o.persist ? ids : undefined;
+  aid = ids?.getItem(AID) || rnd();
+  uid = ids?.getItem(UID);
   const slot = PREFIX + rnd();
   const life = new AbortController();
   let stored = false; // this page's slot holds the items marked p
   let dirty = false; // the queue changed since the slot was written
   let left = false; // pagehide came (and no pageshow since): the slot is marked left, t=0
   let own = 0; // this page's last answer, as HEALTH
-  let sid: string | undefined;
-  if (o.session) {
-    const ss = storage(() => sessionStorage);
-    sid = ss?.getItem("curated.sid") || rnd();
-    ss?.setItem("curated.sid", sid);
-  }
+  put(AID, aid);
+  // The session, shared by the origin's tabs: a new one after sessionTimeout
+  // without events.
+  const session = () => {
+    const [id, t] = (ids?.getItem(SID) || sid).split(" ");
+    const now = Date.now();
+    put(SID, (sid = (id && now - +t < o.sessionTimeout ? id : rnd()) + " " + now));
+    return sid.split(" ")[0];
+  };
   const url = (u: string) => (o.key ? u + (u.includes("?") ? "&" : "?") + "api_key=" + encodeURIComponent(o.key) : u);
   // Items this page stored whose slot is gone: another tab or the next page
   // adopted them (while this page sat in the back-forward cache, or was
@@ -104,9 +146,13 @@ export function init(options: BrowserOptions): Client {
         /* full: this page's own answer still counts */
       }
     },
-    offline,
+    // Waiting for consent looks like being offline: nothing is sent.
+    () => consent != "granted" || offline(),
     (e) => {
-      if (sid) e.session_id = sid;
+      if (consent == "denied") throw "consent";
+      if (o.session) e.session_id = session();
+      e.anonymous_id = aid;
+      e.user_id = uid as string;
       if (o.capturePage) e.attributes = { page: location.pathname, ...e.attributes };
     },
   ]);
@@ -114,23 +160,24 @@ export function init(options: BrowserOptions): Client {
   // adopt takes over stored queues of pages that are gone, under a lock
   // where the browser has one, so two tabs never take the same events.
   const adopt = () => {
-    if (!ls) return;
+    const s = ls;
+    if (!s) return;
     const take = () => {
-      for (let k = ls.length; k--; ) {
-        const key = ls.key(k);
+      for (let k = s.length; k--; ) {
+        const key = s.key(k);
         if (!key?.startsWith(PREFIX) || key == slot) continue;
         try {
-          const v = JSON.parse(ls.getItem(key)!);
+          const v = JSON.parse(s.getItem(key)!);
           if (v && Date.now() - v.t < STALE) continue;
-          ls.removeItem(key);
+          s.removeItem(key);
           if (v?.q?.length) adoptEvents(v.q);
         } catch {
-          ls.removeItem(key);
+          s.removeItem(key);
         }
       }
     };
     const locks = navigator.locks;
-    locks ? locks.request("curated.adopt", take) : take();
+    locks ? locks.request(PREFIX, take) : take();
   };
 
   // leave hands what is queued to the browser as beacons (which outlive the
@@ -142,6 +189,7 @@ export function init(options: BrowserOptions): Client {
   // On navigation pagehide comes first, then visibilitychange: once left,
   // every write keeps the slot marked left.
   const leave = (gone: boolean) => {
+    if (consent != "granted") return;
     left ||= gone;
     const h = health();
     const failing = h < 0 || offline();
@@ -175,15 +223,6 @@ export function init(options: BrowserOptions): Client {
   on(w, "storage", (e: StorageEvent) => e.newValue?.startsWith('{"t":0,') && adopt());
   const beat = setInterval(() => stored && save(), HEARTBEAT);
 
-  if (o.captureErrors) {
-    // Each distinct error once per page, ten at most: an error in a loop
-    // must not flood the API or the page.
-    const seen = new Set<string>();
-    const report = (err: any, kind: string, a?: Attributes) =>
-      !seen.has(kind + err) && seen.add(kind + err).size <= 10 && c.error(err, { kind, ...a }, { event: "browser.error" });
-    on(w, "error", (e: ErrorEvent) => report(e.error ?? e.message, "uncaught", { source: scrub(`${e.filename}:${e.lineno}:${e.colno}`) }));
-    on(w, "unhandledrejection", (e: PromiseRejectionEvent) => report(e.reason, "unhandled_rejection"));
-  }
   // The previous client stops listening and hands over what it holds.
   stop?.(adoptEvents);
   stop = (next) => {
@@ -192,10 +231,60 @@ export function init(options: BrowserOptions): Client {
     if (stored) ls?.removeItem(slot);
     detach(next);
   };
+  grant = (yes) => {
+    if (yes) {
+      ls = o.persist ? area : undefined;
+      save();
+      adopt();
+      wake();
+    } else {
+      if (stored) ls?.removeItem(slot);
+      ls = undefined;
+      stored = false;
+      forget(pending(true));
+    }
+  };
   use(c);
   adopt();
   return c;
 }
+
+/** Sets the user of every later event (kept across pages) and sends user.identify with traits when the user changes. */
+export const identify = (userId: string, traits?: Attributes): void => {
+  if (userId == uid) return;
+  put(UID, (uid = String(userId)));
+  track("user.identify", traits);
+};
+
+/** Forgets the user (logout): a new anonymous id and a new session. */
+export const reset = (): void => {
+  put(UID, (uid = undefined));
+  put(AID, (aid = rnd()));
+  put(SID, (sid = ""));
+};
+
+const choose = (yes: boolean) => {
+  consent = yes ? "granted" : "denied";
+  try {
+    yes ? area?.removeItem(OUT) : area?.setItem(OUT, "1");
+  } catch {
+    /* blocked storage: the choice holds for this page */
+  }
+  if (yes) {
+    ids = area;
+    put(AID, aid);
+    put(UID, uid);
+  } else {
+    for (const k of [AID, SID, UID]) area?.removeItem(k);
+    ids = undefined;
+  }
+  grant?.(yes);
+};
+
+/** Consent granted (remembered only as the absence of an opt-out): stores and sends what waited, and what comes. */
+export const optIn = (): void => choose(true);
+/** Consent refused, remembered by the browser: drops what waits, removes what the SDK stored, keeps nothing. */
+export const optOut = (): void => choose(false);
 
 /** storage returns a Web Storage area, or undefined where it is blocked (privacy modes, sandboxed frames). */
 function storage(get: () => Storage): Storage | undefined {
@@ -210,8 +299,8 @@ function storage(get: () => Storage): Storage | undefined {
 
 /** Sends one event (after init; before init it is dropped with a warning). */
 export const track = forward("track");
-/** Sends an error as an event (default name "error") at level error with error_type, error and stack. */
-export const error = forward("error");
+export { error } from "./current.js";
+export * from "./auto.js";
 /** Resolves true once everything queued so far was answered, false at the deadline. */
 export const flush = forward("flush");
 /** Flushes, then stops the client. */

@@ -17,6 +17,7 @@ export interface CuratedEvent {
   attributes?: Attributes;
   session_id?: string;
   user_id?: string;
+  anonymous_id?: string;
   trace_id?: string;
   span_id?: string;
 }
@@ -28,7 +29,8 @@ export type DropReason =
   | "queue_full" // the oldest events made room for newer ones
   | "rejected" // the API refused the event (4xx); detail names field and code
   | "gave_up" // still failing after maxRetries answers
-  | "shutdown"; // still queued when shutdown's deadline passed
+  | "shutdown" // still queued when shutdown's deadline passed
+  | "consent"; // tracked or queued while consent is denied (browser: optOut)
 
 export interface Options {
   /** The API's base URL, or the full URL of POST /v1/events. */
@@ -57,6 +59,10 @@ export interface Options {
   maxEventBytes?: number;
   /** Change an event, or return null to drop it. */
   beforeSend?: (e: CuratedEvent) => CuratedEvent | null | false | undefined;
+  /** Keep this share (0 to 1) of the events of a name: {"page.view": 0.1}. Left out events count in stats().sampled. */
+  sample?: Record<string, number>;
+  /** Told how many events the API accepted, after each answer. */
+  onSent?: (n: number) => void;
   onDrop?: (events: CuratedEvent[], reason: DropReason, detail?: string) => void;
   /** Every drop also as a console warning (when there is no onDrop). Default false. */
   debug?: boolean;
@@ -67,6 +73,7 @@ export interface TrackOptions {
   message?: string;
   session_id?: string;
   user_id?: string;
+  anonymous_id?: string;
   trace_id?: string;
   span_id?: string;
 }
@@ -76,11 +83,12 @@ export interface Stats {
   queued: number;
   sent: number;
   dropped: number;
+  /** Left out by the sample option, on purpose. */
+  sampled: number;
 }
 
 export interface Client {
   track(event: string, attributes?: Attributes, options?: TrackOptions): void;
-  error(err: unknown, attributes?: Attributes, options?: TrackOptions & { event?: string }): void;
   /** Resolves true once everything queued so far was answered, false at the deadline. */
   flush(timeoutMs?: number): Promise<boolean>;
   shutdown(timeoutMs?: number): Promise<boolean>;
@@ -198,6 +206,33 @@ export function delay(attempt: number, retryAfter: string | null | undefined, mi
   return d / 2 + (Math.random() * d) / 2;
 }
 
+/**
+ * route replaces path segments that look like ids with :id: numbers, and
+ * segments of 16 or more characters with a digit that are hex (UUIDs,
+ * digests) or have no dashes (opaque IDs such as Places' ChIJN1t_tDeuEmsRUsoyG83frY4);
+ * "partner-applications-2024" stays. The same rule as the Go SDK's.
+ */
+export function route(u: URL): string {
+  return u.pathname
+    .split("/")
+    .map((s) => {
+      const [id, ext = ""] = s.split(/(?=\.\w+$)/);
+      return /^\d+$/.test(id) || (id.length >= 16 && /\d/.test(id) && /^([\da-f-]+|[\w]+)$/i.test(id)) ? ":id" + ext : s;
+    })
+    .join("/");
+}
+
+/**
+ * errorArgs turns an error into track's arguments: the event (default
+ * "error") at level error with error_type, error and stack, every URL in
+ * them scrubbed. error() of each entry point sends it.
+ */
+export function errorArgs(err: unknown, attributes?: Attributes, { event = "error", ...t }: TrackOptions & { event?: string } = {}): [string, Attributes, TrackOptions] {
+  const e = err instanceof Error ? err : new Error(String(err));
+  const m = scrub(e.message);
+  return [event, { error_type: e.name, error: m, stack: e.stack && scrub(e.stack), ...attributes }, { level: "error", message: m, ...t }];
+}
+
 /** The head of items that fits in one request: at most max events and bytes (one event always). */
 export function chunk(items: Item[], max: number, bytes: number): Item[] {
   let n = 0;
@@ -233,7 +268,7 @@ export function createClient(opts: Options, [defaults, send, changed, taken, out
   let handoff: ((events: CuratedEvent[]) => void) | undefined;
   // Each flush waits for the queue order of its last event: [i, resolve].
   let waiters: [number, (ok: boolean) => void][] = [];
-  const st = { sent: 0, dropped: 0 };
+  const st = { sent: 0, dropped: 0, sampled: 0 };
 
   const onDrop = o.onDrop || (o.debug ? (e: CuratedEvent[], r: DropReason, d?: string) => console.warn("curated: dropped", e, r, d) : 0);
   const drop = (items: Item[], reason: DropReason, detail?: string) => {
@@ -326,7 +361,14 @@ export function createClient(opts: Options, [defaults, send, changed, taken, out
     attempts = answers = 0;
     limit = o.batchEvents;
     // The rest of a refused request is refused with it.
-    if (s < 300) st.sent += batch.length - refused.size;
+    if (s < 300) {
+      st.sent += batch.length - refused.size;
+      try {
+        o.onSent?.(batch.length - refused.size);
+      } catch {
+        /* the app's callback must not stop the client */
+      }
+    }
     else drop(batch.filter((x) => !refused.has(x)), "rejected", why(refused.size ? undefined : errs[0]) || "HTTP " + s);
     remove(batch);
   };
@@ -368,6 +410,7 @@ export function createClient(opts: Options, [defaults, send, changed, taken, out
     try {
       if (closed) throw "after shutdown";
       if (!NAME.test(e.event)) throw "event: " + NAMES;
+      if (Math.random() >= (o.sample?.[e.event] ?? 1)) return void st.sampled++;
       if (t.level) e.level = t.level;
       if (t.message != null) e.message = text(String(t.message));
       if (attributes != null) {
@@ -377,17 +420,17 @@ export function createClient(opts: Options, [defaults, send, changed, taken, out
         if (keys) e.attributes = a;
       }
       decorate?.(e);
-      if (o.userId && !t.user_id) e.user_id = o.userId;
-      // IDs hold no control character at all; session and user IDs are at
-      // most 256 bytes (max), trace and span IDs are names (max 0).
-      for (const [k, max] of [["session_id", 256], ["user_id", 256], ["trace_id", 0], ["span_id", 0]] as const) {
+      e.user_id ||= o.userId;
+      // IDs hold no control character at all; session, user and anonymous
+      // IDs are at most 256 bytes (max), trace and span IDs are names (max 0).
+      for (const [k, max] of [["session_id", 256], ["user_id", 256], ["anonymous_id", 256], ["trace_id", 0], ["span_id", 0]] as const) {
         const v = t[k] ?? e[k];
         if (v == null) continue;
         const id = (e[k] = text(String(v).replace(/[\t\n\r]/g, "\ufffd")));
         if (max ? bytes(id) > max : !NAME.test(id)) throw k + ": " + (max ? "over 256 bytes" : NAMES);
       }
     } catch (err) {
-      return drop([item(e)], closed ? "shutdown" : "invalid", String(err));
+      return drop([item(e)], closed ? "shutdown" : err == "consent" ? "consent" : "invalid", String(err));
     }
     let out: CuratedEvent | null | false | undefined = e;
     try {
@@ -415,11 +458,6 @@ export function createClient(opts: Options, [defaults, send, changed, taken, out
 
   const client: Client = {
     track,
-    error(err, attributes, { event = "error", ...t } = {}) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      const m = scrub(e.message);
-      track(event, { error_type: e.name, error: m, stack: e.stack && scrub(e.stack), ...attributes }, { level: "error", message: m, ...t });
-    },
     flush,
     async shutdown(ms = 5000) {
       const ok = await flush(ms);
@@ -427,7 +465,7 @@ export function createClient(opts: Options, [defaults, send, changed, taken, out
       clearTimeout(timer);
       abort?.abort(); // a hanging request must not outlive the deadline
       const rest = q.filter((x) => !sending.includes(x));
-      drop(rest, "shutdown", "not sent before the deadline");
+      drop(rest, "shutdown", "deadline");
       remove(rest);
       return ok;
     },

@@ -5,11 +5,13 @@
 import { Agent as HTTPAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HTTPSAgent, request as httpsRequest } from "node:https";
 import { gzipSync } from "node:zlib";
-import { createClient, scrub, type Attributes, type Client, type Options, type Reply } from "./core.js";
+import { AsyncLocalStorage } from "node:async_hooks";
+import { createClient, route, scrub, type Attributes, type Client, type Options, type Reply, type TrackOptions } from "./core.js";
 import { client, forward, use } from "./current.js";
 
 export type { Attributes, Client, CuratedEvent, DropReason, Level, Options, Stats, TrackOptions } from "./core.js";
 export { wrap, tracked, submit } from "./wrap.js";
+export { route };
 
 export interface NodeOptions extends Options {
   /** One request's deadline in ms. Default 10000. */
@@ -94,7 +96,13 @@ export function init(options: NodeOptions): Client {
     undefined,
     undefined,
     undefined,
-    undefined,
+    // The scope of the code that tracked (withScope).
+    (e) => {
+      const s = scopes.getStore();
+      if (!s) return;
+      for (const k of IDS) e[k] ??= s[k];
+      if (s.attributes) e.attributes = { ...s.attributes, ...e.attributes };
+    },
     (t) => t.unref?.(),
     (on) => {
       if (on) keep ??= setInterval(() => {}, 1 << 30);
@@ -124,6 +132,22 @@ export function init(options: NodeOptions): Client {
     unlisten = () => (process.off("beforeExit", exit), signals.forEach((off) => off()));
   }
   return c;
+}
+
+/** What withScope gives the events tracked inside it. */
+export type Scope = Pick<TrackOptions, "user_id" | "session_id" | "anonymous_id" | "trace_id" | "span_id"> & { attributes?: Attributes };
+
+const IDS = ["user_id", "session_id", "anonymous_id", "trace_id", "span_id"] as const;
+const scopes = new AsyncLocalStorage<Scope>();
+
+/**
+ * Runs fn in a scope: every event tracked inside it, however deep in its
+ * async calls, carries the scope's ids and attributes unless it sets its
+ * own (the user of one request, say). Scopes nest; the inner one wins.
+ */
+export function withScope<T>(scope: Scope, fn: () => T): T {
+  const outer = scopes.getStore();
+  return scopes.run({ ...outer, ...scope, attributes: { ...outer?.attributes, ...scope.attributes } }, fn);
 }
 
 export interface FetchOptions {
@@ -159,22 +183,6 @@ export function instrumentFetch(name: string, options: FetchOptions = {}): typeo
   };
 }
 
-/**
- * route replaces path segments that look like ids with :id: numbers, and
- * segments of 16 or more characters with a digit that are hex (UUIDs,
- * digests) or have no dashes (opaque IDs such as Places' ChIJN1t_tDeuEmsRUsoyG83frY4);
- * "partner-applications-2024" stays. The same rule as the Go SDK's.
- */
-export function route(u: URL): string {
-  return u.pathname
-    .split("/")
-    .map((s) => {
-      const [id, ext = ""] = s.split(/(?=\.\w+$)/);
-      return /^\d+$/.test(id) || (id.length >= 16 && /\d/.test(id) && /^([\da-f-]+|[\w]+)$/i.test(id)) ? ":id" + ext : s;
-    })
-    .join("/");
-}
-
 /** errorClass names why a call failed, as the Go SDK does. */
 export function errorClass(err: unknown): string {
   const e = err as { name?: string; code?: string; cause?: { code?: string; errors?: { code?: string }[] } };
@@ -189,6 +197,6 @@ export function errorClass(err: unknown): string {
 }
 
 export const track = forward("track");
-export const error = forward("error");
+export { error } from "./current.js";
 export const flush = forward("flush");
 export const shutdown = forward("shutdown");
