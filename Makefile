@@ -23,7 +23,7 @@ ALLOY_RUN_FLAGS := --stability.level=public-preview --disable-reporting
 
 FUZZTIME       ?= 5m
 
-.PHONY: all build run loki alertmanager up image image-local push-images dashboards sdk-js test test-unit test-sdk test-sdk-js test-dashboards test-deploy test-e2e test-faults test-loki-ha lint erase fuzz bench bench-alerts scenarios deps clean
+.PHONY: all build run loki alertmanager up image image-local push-images dashboards sdk-js sdk-js-sizes test test-unit test-sdk test-sdk-js test-dashboards test-deploy test-e2e test-faults test-loki-ha lint erase fuzz bench bench-alerts scenarios deps clean
 
 all: build
 
@@ -117,6 +117,10 @@ test-sdk:
 ## sdk-js: install the JS SDK's pinned dev tools (package-lock.json) and build it (dist/, the browser bundle, the tsc-compiled examples).
 sdk-js:
 	cd sdk/js && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm run build:test
+
+## sdk-js-sizes: the JS SDK against Segment, PostHog and Faro, each bundled the same way (needs the npm registry).
+sdk-js-sizes: sdk-js
+	cd sdk/js && node scripts/compare-sizes.mjs
 
 ## test-sdk-js: the JS SDK (sdk/js): types checked by tsc, the browser bundle's size budget, node --test unit tests, npm pack.
 test-sdk-js: sdk-js

@@ -16,9 +16,11 @@ import (
 // TestEraseOneUserInOneService: events of several users in two services
 // go through real alloy-custom into real Loki (the shipped config, with
 // deletion on); cmd/curated-erase erases one user in one service. That
-// user's events there vanish from every query path; every other event
-// stays byte-identical; hostile requests delete nothing; a second request
-// is harmless; the audit event is in Loki without the id.
+// user's events there vanish from every query path, and so do the events
+// their browser sent before they signed in (anonymous_id, linked by their
+// user.identify event); every other event stays byte-identical, another
+// user's on the same browser included; hostile requests delete nothing; a
+// second request is harmless; the audit event is in Loki without the id.
 func TestEraseOneUserInOneService(t *testing.T) {
 	loki := newLoki(t, false)
 	run := randomID(t)
@@ -41,6 +43,24 @@ func TestEraseOneUserInOneService(t *testing.T) {
 			}
 		}
 	}
+	// The subject's browser a-77: two events before sign-in, the SDK's
+	// user.identify at sign-in, then another user signed in on it (no
+	// reset); another browser; the same browser id in the other service.
+	browser := func(service, anonymous, user, event string) {
+		n++
+		u := ""
+		if user != "" {
+			u = fmt.Sprintf(`,"user_id":%q`, user)
+		}
+		events = append(events, fmt.Sprintf(`{"event":%q,"service":%q,"anonymous_id":%q%s,"timestamp":%d}`,
+			event, service, anonymous, u, start.Add(time.Duration(n)*time.Second).UnixMilli()))
+	}
+	browser("collabmaker", "a-77", "", "page.view")
+	browser("collabmaker", "a-77", "", "form.open")
+	browser("collabmaker", "a-77", subject, "user.identify")
+	browser("collabmaker", "a-77", "u-1043", "user.identify")
+	browser("collabmaker", "a-88", "", "page.view")
+	browser("partners", "a-77", "", "page.view")
 	if status, body := a.post(t, "/v1/events", map[string]string{"Content-Type": "application/json"}, []byte("["+strings.Join(events, ",")+"]")); status != http.StatusAccepted {
 		t.Fatalf("post: %d %s", status, body)
 	}
@@ -54,15 +74,16 @@ func TestEraseOneUserInOneService(t *testing.T) {
 	kept := func(entries []lokiEntry) []string {
 		var out []string
 		for _, e := range entries {
-			if !(e.Labels["service"] == "collabmaker" && e.Metadata["user_id"] == subject) {
+			subjects := e.Metadata["user_id"] == subject || e.Metadata["anonymous_id"] == "a-77" && e.Metadata["user_id"] == ""
+			if !(e.Labels["service"] == "collabmaker" && subjects) {
 				out = append(out, e.String())
 			}
 		}
 		return out
 	}
 	wantKept := kept(before)
-	if len(wantKept) != len(events)-3 {
-		t.Fatalf("the subject has %d events in collabmaker, want 3", len(events)-len(wantKept))
+	if len(wantKept) != len(events)-6 {
+		t.Fatalf("the subject has %d events in collabmaker, want 6", len(events)-len(wantKept))
 	}
 
 	bin := filepath.Join(t.TempDir(), "curated-erase")
@@ -100,15 +121,17 @@ func TestEraseOneUserInOneService(t *testing.T) {
 
 	code, out := erase("-service", "collabmaker", "-user", subject, "-yes")
 	filed := time.Now()
-	if code != 0 || !strings.Contains(out, "Matches:      3 events") || !strings.Contains(out, "Outcome:      filed") {
+	if code != 0 || !strings.Contains(out, "Matches:        6 events") || !strings.Contains(out, "Outcome:        filed") ||
+		!strings.Contains(out, `| anonymous_id="a-77" | user_id="" (2 events now)`) || strings.Contains(out, "a-88") {
 		t.Fatalf("erase: exit %d\n%s", code, out)
 	}
+	beforeSignIn := fmt.Sprintf(`{run=%q, service="collabmaker"} | anonymous_id="a-77" | user_id=""`, run)
 	// Gone from every query path: logs (query_range), a metric instant
 	// query and the dashboards' kind of metric range query.
 	metric := fmt.Sprintf(`sum(count_over_time({run=%q, service="collabmaker"} | user_id=%q [20m]))`, run, subject)
 	var gone time.Duration
 	for deadline := filed.Add(7 * time.Minute); ; time.Sleep(2 * time.Second) {
-		logs := queryRange(t, loki.url, "", erased, from, time.Now())
+		logs := append(queryRange(t, loki.url, "", erased, from, time.Now()), queryRange(t, loki.url, "", beforeSignIn, from, time.Now())...)
 		inst := metricValue(t, loki.url, "/loki/api/v1/query", url.Values{"query": {metric}, "time": {strconv.FormatInt(time.Now().UnixNano(), 10)}})
 		rng := metricValue(t, loki.url, "/loki/api/v1/query_range", url.Values{"query": {fmt.Sprintf(`sum(count_over_time({run=%q, service="collabmaker"} | user_id=%q [1m]))`, run, subject)},
 			"start": {strconv.FormatInt(from.UnixNano(), 10)}, "end": {strconv.FormatInt(time.Now().UnixNano(), 10)}, "step": {"60"}})
@@ -129,7 +152,7 @@ func TestEraseOneUserInOneService(t *testing.T) {
 	}
 
 	// Again: harmless.
-	if code, out := erase("-service", "collabmaker", "-user", subject, "-yes"); code != 0 || !strings.Contains(out, "Matches:      0 events") {
+	if code, out := erase("-service", "collabmaker", "-user", subject, "-yes"); code != 0 || !strings.Contains(out, "Matches:        0 events") {
 		t.Errorf("second erase: exit %d\n%s", code, out)
 	}
 	if got := kept(queryRange(t, loki.url, "", all, from, time.Now())); strings.Join(got, "\n") != strings.Join(wantKept, "\n") {

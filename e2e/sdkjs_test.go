@@ -172,6 +172,14 @@ func newJSPages(t *testing.T, apiOrigin string) *jsPages {
 	serve("/page.html", filepath.Join(dir, "page.html"), "text/html")
 	serve("/scenario.js", filepath.Join(dir, "scenario.js"), "text/javascript")
 	serve("/curated.min.js", bundle, "text/javascript")
+	// An application's own endpoints that fail: /status/503 answers 503.
+	mux.HandleFunc("/status/", func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/status/"))
+		if err != nil {
+			code = http.StatusBadRequest
+		}
+		w.WriteHeader(code)
+	})
 	mux.HandleFunc("/report", func(w http.ResponseWriter, r *http.Request) {
 		p.reports <- r.URL.Query()
 		w.WriteHeader(http.StatusNoContent)
@@ -565,6 +573,107 @@ func TestJSSDK(t *testing.T) {
 		}
 		if sent, _ := proxy.received("browser.error/"); sent["browser.error//"] != 2 {
 			t.Errorf("the page sent %d browser.error events, want 2 (the repeats are not sent)", sent["browser.error//"])
+		}
+	})
+
+	// A single-page app with every capture module, left for another page
+	// without persistence: both routes' views and leaves, the failed fetch
+	// and XMLHttpRequest, and the Web Vitals of a real load all reach Loki,
+	// so what the end of the page reported left in its beacon.
+	t.Run("capture modules", func(t *testing.T) {
+		b := pages.open(t, scenario("spa", jsWebKey))
+		if r := pages.await(t, b, time.Minute, "the next page's report", func(r url.Values) bool { return r.Get("s") == "spa-next" }); r.Get("done") != "true" {
+			t.Errorf("spa-next: %v", r)
+		}
+		query := fmt.Sprintf(`{run=%q} | json | attributes_scenario="spa"`, run)
+		entries := waitForEntries(t, lokiURL, "", query, time.Now().Add(-time.Hour), time.Now().Add(time.Minute), 7)
+		got := map[string][]map[string]any{}
+		for _, e := range entries {
+			var line struct {
+				Event      string
+				Attributes map[string]any
+			}
+			if err := json.Unmarshal([]byte(e.Line), &line); err != nil {
+				t.Fatal(err)
+			}
+			got[line.Event] = append(got[line.Event], line.Attributes)
+			if e.Metadata["anonymous_id"] == "" || e.Metadata["session_id"] == "" {
+				t.Errorf("%s without anonymous_id or session_id: %v", line.Event, e.Metadata)
+			}
+		}
+		summary := func(event string, keys ...string) []string {
+			var out []string
+			for _, a := range got[event] {
+				var vals []string
+				for _, k := range keys {
+					vals = append(vals, fmt.Sprint(a[k]))
+				}
+				out = append(out, strings.Join(vals, " "))
+			}
+			slices.Sort(out)
+			return out
+		}
+		for _, c := range []struct {
+			event string
+			keys  []string
+			want  []string
+		}{
+			{"page.view", []string{"navigation", "page"}, []string{"load /page.html", "push /app/step-2"}},
+			{"page.leave", []string{"navigation", "page"}, []string{"push /page.html", "unload /app/step-2"}},
+			// Same origin: the route only, the number as an id, never the query.
+			{"http.failed", []string{"method", "url", "status"}, []string{"GET /status/:id 503", "POST /status/:id 500"}},
+		} {
+			if g := summary(c.event, c.keys...); !slices.Equal(g, c.want) {
+				t.Errorf("%s: %q, want %q", c.event, g, c.want)
+			}
+		}
+		for _, a := range got["page.leave"] {
+			if a["page"] == "/page.html" {
+				engaged, _ := a["engaged_ms"].(float64)
+				duration, _ := a["duration_ms"].(float64)
+				// 1.5 s of sleeps on a visible page before the route change.
+				if engaged < 1400 || duration < engaged {
+					t.Errorf("page.leave of the first route: engaged_ms %v, duration_ms %v", a["engaged_ms"], a["duration_ms"])
+				}
+			}
+		}
+		if len(got["web.vitals"]) != 1 {
+			t.Fatalf("%d web.vitals events, want 1", len(got["web.vitals"]))
+		}
+		v := got["web.vitals"][0]
+		lcp, _ := v["lcp_ms"].(float64)
+		cls, _ := v["cls"].(float64)
+		if lcp <= 0 || v["lcp_rating"] == nil || cls <= 0 || v["cls_rating"] == nil || v["ttfb_ms"] == nil {
+			t.Errorf("web.vitals of a real load: %v", v)
+		}
+		t.Logf("web.vitals in headless Chromium: %v", v)
+		if raw, _ := json.Marshal(got); strings.Contains(string(raw), "SECRET") {
+			t.Errorf("a query string reached Loki: %s", raw)
+		}
+	})
+
+	// Consent pending: the page's events wait in memory, nothing is stored
+	// or sent; once the visitor accepts, they are delivered once, with the
+	// browser's anonymous id.
+	t.Run("consent pending, then granted", func(t *testing.T) {
+		b := pages.open(t, scenario("consent", jsWebKey))
+		r := pages.await(t, b, time.Minute, "the pending report", func(r url.Values) bool { return r.Get("phase") == "pending" })
+		if r.Get("queued") != "3" || r.Get("stored") != "" {
+			t.Errorf("before consent: %s queued, stored %q; want 3 queued in memory, nothing stored", r.Get("queued"), r.Get("stored"))
+		}
+		if sent, _ := proxy.received("consent.event/"); len(sent) != 0 {
+			t.Errorf("sent before consent: %v", sent)
+		}
+		r = pages.await(t, b, time.Minute, "the granted report", func(r url.Values) bool { return r.Get("phase") == "granted" })
+		if r.Get("done") != "true" || !strings.Contains(r.Get("stored"), "curated.a") {
+			t.Errorf("after optIn: %v", r)
+		}
+		deliveredOnce(t, proxy, lokiURL, run, "consent.event", eventKeys("consent.event", "", 0, 4))
+		entries := waitForEntries(t, lokiURL, "", fmt.Sprintf(`{run=%q} | json | event="consent.event"`, run), time.Now().Add(-time.Hour), time.Now().Add(time.Minute), 4)
+		for _, e := range entries {
+			if e.Metadata["anonymous_id"] == "" {
+				t.Errorf("no anonymous_id: %v", e.Metadata)
+			}
 		}
 	})
 

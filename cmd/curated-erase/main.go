@@ -82,12 +82,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 	if err != nil {
 		return fail(err)
 	}
-	fmt.Fprintf(stdout, "Delete query: %s\nRange:        %s to %s\nMatches:      %d events now\n",
-		plan.Query, plan.From.UTC().Format(time.RFC3339), plan.To.UTC().Format(time.RFC3339), plan.Matched)
-	if plan.Existing != nil {
-		fmt.Fprintf(stdout, "Loki already holds this request (%s, %s): nothing new is filed.\n", plan.Existing.RequestID, plan.Existing.Status)
+	pending := false
+	for i, part := range plan.Parts {
+		what := "Delete query:"
+		if i > 0 {
+			what = "Before sign-in:" // a browser's anonymous events, linked by user.identify
+		}
+		fmt.Fprintf(stdout, "%-15s %s (%d events now)\n", what, part.Query, part.Matched)
+		if part.Existing != nil {
+			fmt.Fprintf(stdout, "                Loki already holds this request (%s, %s): not filed again.\n", part.Existing.RequestID, part.Existing.Status)
+		} else {
+			pending = true
+		}
 	}
-	if !yes && plan.Existing == nil {
+	fmt.Fprintf(stdout, "Range:          %s to %s\nMatches:        %d events\n",
+		plan.From.UTC().Format(time.RFC3339), plan.To.UTC().Format(time.RFC3339), plan.Matched())
+	if !yes && pending {
 		fmt.Fprintf(stdout, "Type the user id again to delete these events: ")
 		answer, _ := bufio.NewReader(stdin).ReadString('\n')
 		if strings.TrimRight(answer, "\r\n") != r.UserID {
@@ -99,8 +109,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, now time.Time
 		fmt.Fprintln(stderr, "curated-erase:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "Outcome:      %s. Queries stop returning these events within 5 minutes; Loki's compactor\n"+
-		"              removes them from storage after its cancel period (docs/privacy.md).\n", outcome)
+	fmt.Fprintf(stdout, "Outcome:        %s. Queries stop returning these events within 5 minutes; Loki's compactor\n"+
+		"                removes them from storage after its cancel period (docs/privacy.md).\n", outcome)
 	return 0
 }
 

@@ -6,7 +6,11 @@
 // Events are matched on the user_id field the API stores (structured
 // metadata, or a label when promoted), by equality: the delete query is
 // {service="S"} | user_id="ID", never a regular expression and never a
-// substring of a message.
+// substring of a message. What the person did before signing in carries
+// only the browser's anonymous_id; the user.identify events the SDKs send
+// at sign-in link it to the user, and those anonymous events are erased
+// too: {service="S"} | anonymous_id="A" | user_id="" (never an event of
+// another user on the same browser).
 package erase
 
 import (
@@ -121,6 +125,19 @@ func (r *Request) Selector() string {
 // entries whose user_id equals the stored id.
 func (r *Request) Query() string {
 	return fmt.Sprintf(`%s | user_id=%s`, r.Selector(), strconv.Quote(r.StoredID()))
+}
+
+// LinkQuery finds the person's user.identify events: each holds the
+// anonymous_id of a browser they signed in on.
+func (r *Request) LinkQuery() string {
+	return fmt.Sprintf(`%s | user_id=%s |= %s`, r.Selector(), strconv.Quote(r.StoredID()), strconv.Quote(`"event":"user.identify"`))
+}
+
+// AnonymousQuery is the delete query of one anonymous id linked to the
+// person: that browser's events without a user, so an event another user
+// sent from the same browser (signed in, or after a missing reset) stays.
+func (r *Request) AnonymousQuery(id string) string {
+	return fmt.Sprintf(`%s | anonymous_id=%s | user_id=""`, r.Selector(), strconv.Quote(id))
 }
 
 // Subject is how the audit names the person: a hash of the stored id,

@@ -94,3 +94,20 @@ func TestCoveringReadsLokisList(t *testing.T) {
 		t.Errorf("another user's request covers: %+v", c)
 	}
 }
+
+// What the person's browser sent before sign-in is found through their
+// user.identify events and erased only where it carries no user: another
+// user on the same browser keeps their events.
+func TestAnonymousEventsAreLinkedByIdentifyAndKeepOtherUsers(t *testing.T) {
+	r := valid(time.Now())
+	if got, want := r.LinkQuery(), `{service="collabmaker"} | user_id="u-1042" |= "\"event\":\"user.identify\""`; got != want {
+		t.Errorf("link query %s, want %s", got, want)
+	}
+	if got, want := r.AnonymousQuery(`a-7"x`), `{service="collabmaker"} | anonymous_id="a-7\"x" | user_id=""`; got != want {
+		t.Errorf("anonymous query %s, want %s", got, want)
+	}
+	r.HashSecret = "pepper"
+	if got := r.LinkQuery(); !strings.Contains(got, `user_id="hmac:`) {
+		t.Errorf("link query %s, want the pseudonym", got)
+	}
+}

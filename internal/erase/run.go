@@ -7,19 +7,36 @@ import (
 	"time"
 )
 
-// Plan is what an erasure will do, found before anything is filed.
+// Plan is what an erasure will do, found before anything is filed: one
+// delete request for the person's events, and one for each browser's
+// anonymous events linked to them.
 type Plan struct {
+	From  time.Time
+	To    time.Time
+	Parts []Part
+}
+
+// Part is one delete query of a plan.
+type Part struct {
 	Query   string
-	From    time.Time
-	To      time.Time
 	Matched int // entries the query matches now
 	// Existing is a delete request Loki already holds for the same query
 	// and range: filing again is then skipped.
 	Existing *DeleteRequest
 }
 
-// Prepare validates r, checks the service exists, counts the entries the
-// delete query matches and looks for an earlier request. It changes
+// Matched is how many entries the plan deletes now.
+func (p Plan) Matched() int {
+	n := 0
+	for _, part := range p.Parts {
+		n += part.Matched
+	}
+	return n
+}
+
+// Prepare validates r, checks the service exists, finds the anonymous ids
+// linked to the person (their user.identify events), counts the entries
+// each delete query matches and looks for earlier requests. It changes
 // nothing.
 func Prepare(ctx context.Context, l Loki, r *Request, now time.Time) (Plan, error) {
 	if err := r.Validate(now); err != nil {
@@ -33,15 +50,26 @@ func Prepare(ctx context.Context, l Loki, r *Request, now time.Time) (Plan, erro
 		return Plan{}, fmt.Errorf("service %q: Loki holds no events of it between %s and %s; nothing to erase (a typo?)",
 			r.Service, r.From.Format(time.RFC3339), r.To.Format(time.RFC3339))
 	}
-	p := Plan{Query: r.Query(), From: r.From, To: r.To}
-	if p.Matched, err = l.Count(ctx, p.Query, r.From, r.To); err != nil {
-		return Plan{}, fmt.Errorf("counting the events to delete: %w", err)
+	anonymous, err := l.Values(ctx, r.LinkQuery(), "anonymous_id", r.From, r.To)
+	if err != nil {
+		return Plan{}, fmt.Errorf("finding the browsers the person signed in on: %w", err)
 	}
 	deletes, err := l.Deletes(ctx)
 	if err != nil {
 		return Plan{}, fmt.Errorf("listing delete requests (is deletion enabled in Loki?): %w", err)
 	}
-	p.Existing = covering(deletes, p.Query, r.From, r.To)
+	p := Plan{From: r.From, To: r.To}
+	queries := []string{r.Query()}
+	for _, id := range anonymous {
+		queries = append(queries, r.AnonymousQuery(id))
+	}
+	for _, q := range queries {
+		part := Part{Query: q, Existing: covering(deletes, q, r.From, r.To)}
+		if part.Matched, err = l.Count(ctx, q, r.From, r.To); err != nil {
+			return Plan{}, fmt.Errorf("counting the events to delete: %w", err)
+		}
+		p.Parts = append(p.Parts, part)
+	}
 	return p, nil
 }
 
@@ -53,15 +81,19 @@ const (
 	AlreadyRequested Outcome = "already_requested"
 )
 
-// Execute files the plan's delete request (unless Loki holds one already)
-// and stores the audit event: service alloy-curated, event
-// curated.erasure, with who asked, the service, the range, the count and
-// the subject's hash, never the id.
+// Execute files the plan's delete requests (those Loki does not hold
+// already) and stores the audit event: service alloy-curated, event
+// curated.erasure, with who asked, the service, the range, the count, how
+// many browsers' anonymous events went too, and the subject's hash, never
+// the id.
 func Execute(ctx context.Context, l Loki, r *Request, p Plan, now time.Time) (Outcome, error) {
 	outcome := AlreadyRequested
-	if p.Existing == nil {
-		if err := l.FileDelete(ctx, p.Query, p.From, p.To); err != nil {
-			return "", fmt.Errorf("filing the delete request: %w", err)
+	for _, part := range p.Parts {
+		if part.Existing != nil {
+			continue
+		}
+		if err := l.FileDelete(ctx, part.Query, p.From, p.To); err != nil {
+			return "", fmt.Errorf("filing the delete request %s: %w", part.Query, err)
 		}
 		outcome = Filed
 	}
@@ -74,7 +106,8 @@ func Execute(ctx context.Context, l Loki, r *Request, p Plan, now time.Time) (Ou
 			"requested_by": r.RequestedBy,
 			"from":         p.From.UTC().Format(time.RFC3339),
 			"to":           p.To.UTC().Format(time.RFC3339),
-			"matched":      p.Matched,
+			"matched":      p.Matched(),
+			"browsers":     len(p.Parts) - 1,
 			"outcome":      string(outcome),
 		},
 	})

@@ -1,6 +1,8 @@
 // The browser scenarios of e2e/sdkjs_test.go. Each page learns its scenario
 // and settings from the query string and reports to its own origin.
-import { init, track, flush } from "/curated.min.js";
+import {
+  init, track, flush, optIn, captureErrors, capturePageViews, capturePageLeave, captureFailedRequests, captureWebVitals,
+} from "/curated.min.js";
 
 const p = new URLSearchParams(location.search);
 const s = p.get("s");
@@ -20,6 +22,9 @@ const options = (extra) => ({
   ...extra,
 });
 const page = (q) => "/page.html?" + new URLSearchParams({ ...Object.fromEntries(p), ...q });
+// Every scenario page reports its uncaught errors, as an application would:
+// the test checks that none had any.
+captureErrors();
 
 switch (s) {
   // (a) Track five events over 200 ms, then navigate away; page after page.
@@ -200,6 +205,60 @@ switch (s) {
     for (let k = 0; k < 100 && c.stats().queued + c.stats().sent < 2; k++) await sleep(20);
     await sleep(200); // the two repeats of the uncaught error, if they were sent, are queued by now
     report({ done: await flush(20000) });
+    break;
+  }
+  // A single-page app with every capture module: a heading to paint (LCP)
+  // and a banner pushed in above it (a layout shift), half a second of
+  // reading, a route change, a fetch answered 503 and an XMLHttpRequest
+  // answered 500, then the page is left. Without persistence: what the end
+  // of the page reports must leave in its beacon.
+  case "spa": {
+    init(options({ persist: false }));
+    capturePageViews();
+    capturePageLeave();
+    captureFailedRequests();
+    captureWebVitals();
+    const h = document.createElement("h1");
+    h.textContent = "Partner application: tell us about your shop";
+    h.style.fontSize = "48px";
+    document.body.append(h);
+    // Chromium counts a shift in the first half second of a page opened
+    // from outside as following input (hadRecentInput): later, then.
+    await sleep(1000);
+    const banner = document.createElement("div");
+    banner.style.height = "200px";
+    banner.textContent = "Shipping to Korea is back";
+    document.body.prepend(banner);
+    await sleep(500);
+    history.pushState({}, "", "/app/step-2");
+    await fetch("/status/503").catch(() => {});
+    await new Promise((done) => {
+      const x = new XMLHttpRequest();
+      x.open("POST", "/status/500?token=SECRET");
+      x.onloadend = done;
+      x.send("{}");
+    });
+    await sleep(300);
+    location.href = page({ s: "spa-next" });
+    break;
+  }
+  case "spa-next": {
+    init(options());
+    report({ done: await flush(20000) });
+    break;
+  }
+  // Consent pending: events wait in memory, nothing is stored or sent; the
+  // visitor accepts two seconds later and they go.
+  case "consent": {
+    const c = init(options({ consent: "pending" }));
+    for (let n = 0; n < 3; n++) track("consent.event", { n });
+    await sleep(2000);
+    const keys = () => Object.keys(localStorage).filter((k) => k.startsWith("curated.")).sort().join(",");
+    report({ phase: "pending", queued: c.stats().queued, stored: keys() });
+    await sleep(500);
+    optIn();
+    track("consent.event", { n: 3 });
+    report({ phase: "granted", done: await flush(20000), stored: keys() });
     break;
   }
   // (e) An origin the key does not allow: the refusal is reported, nothing

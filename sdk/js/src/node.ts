@@ -31,7 +31,7 @@ export interface NodeOptions extends Options {
 
 const base = globalThis.fetch;
 /** This SDK's version, sent in the User-Agent of every request from Node.js. */
-export const VERSION = "0.2.0";
+export const VERSION = "0.3.0";
 const userAgent = `alloy-curated-js/${VERSION} node/${process.version}`;
 // The SDK's own connections, apart from the application's: their sockets
 // are unref'd, so a request in flight never keeps a process alive that has
