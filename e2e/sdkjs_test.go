@@ -589,16 +589,10 @@ func TestJSSDK(t *testing.T) {
 		entries := waitForEntries(t, lokiURL, "", query, time.Now().Add(-time.Hour), time.Now().Add(time.Minute), 7)
 		got := map[string][]map[string]any{}
 		for _, e := range entries {
-			var line struct {
-				Event      string
-				Attributes map[string]any
-			}
-			if err := json.Unmarshal([]byte(e.Line), &line); err != nil {
-				t.Fatal(err)
-			}
-			got[line.Event] = append(got[line.Event], line.Attributes)
+			event, attrs := eventLine(t, e)
+			got[event] = append(got[event], attrs)
 			if e.Metadata["anonymous_id"] == "" || e.Metadata["session_id"] == "" {
-				t.Errorf("%s without anonymous_id or session_id: %v", line.Event, e.Metadata)
+				t.Errorf("%s without anonymous_id or session_id: %v", event, e.Metadata)
 			}
 		}
 		summary := func(event string, keys ...string) []string {
@@ -695,15 +689,8 @@ func TestJSSDK(t *testing.T) {
 		entries := waitForEntries(t, lokiURL, "", query, time.Now().Add(-time.Hour), time.Now().Add(time.Minute), 6)
 		var got []string
 		for _, e := range entries {
-			var line struct {
-				Event      string
-				Attributes map[string]any
-			}
-			if err := json.Unmarshal([]byte(e.Line), &line); err != nil {
-				t.Fatal(err)
-			}
-			a := line.Attributes
-			got = append(got, fmt.Sprintf("%s %s %v %v %v %v", e.Labels["level"], line.Event, a["outcome"], a["route"], a["status"], a["source"]))
+			event, a := eventLine(t, e)
+			got = append(got, fmt.Sprintf("%s %s %v %v %v %v", e.Labels["level"], event, a["outcome"], a["route"], a["status"], a["source"]))
 		}
 		want := []string{
 			"error partner.sync error <nil> <nil> decorator",
@@ -723,4 +710,18 @@ func TestJSSDK(t *testing.T) {
 			}
 		}
 	})
+}
+
+// eventLine reads an entry's line as the component writes it: the event's
+// name and attributes.
+func eventLine(t *testing.T, e lokiEntry) (string, map[string]any) {
+	t.Helper()
+	var line struct {
+		Event      string
+		Attributes map[string]any
+	}
+	if err := json.Unmarshal([]byte(e.Line), &line); err != nil {
+		t.Fatal(err)
+	}
+	return line.Event, line.Attributes
 }
