@@ -82,8 +82,10 @@ export function init(options: BrowserOptions): Client {
   consent = area?.getItem(OUT) ? "denied" : o.consent || "granted";
   ids = consent == "granted" ? area : undefined;
   let ls = o.persist ? ids : undefined;
-  aid = ids?.getItem(AID) || rnd();
-  uid = ids?.getItem(UID);
+  // A second init keeps what the page already has in memory (consent
+  // pending: nothing was stored).
+  aid = ids?.getItem(AID) || aid || rnd();
+  uid = ids?.getItem(UID) ?? uid;
   const slot = PREFIX + rnd();
   const life = new AbortController();
   let stored = false; // this page's slot holds the items marked p

@@ -410,3 +410,18 @@ test("captureWebVitals: LCP, CLS (largest session window) and INP with ratings, 
     globalThis.PerformanceObserver = Orig;
   }
 });
+
+test("while consent is pending, identify and the anonymous id live in memory, and a second init keeps them", async () => {
+  reset();
+  const pg = await page({ consent: "pending" });
+  pg.mod.identify("partner-9");
+  const second = pg.mod.init({ endpoint: "https://api.example.com", consent: "pending" });
+  second.track("after.reinit");
+  assert.deepEqual(curatedKeys(), [], "stored before consent");
+  pg.mod.optIn();
+  await second.flush(5000);
+  const [ident, after] = [named("user.identify")[0], named("after.reinit")[0]];
+  assert.equal(after.user_id, "partner-9");
+  assert.equal(after.anonymous_id, ident.anonymous_id);
+  assert.ok(curatedKeys().includes("curated.u"), "the user is stored once granted");
+});
