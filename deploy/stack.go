@@ -226,8 +226,12 @@ func NewCuratedStack(scope constructs.Construct, id string, cfg Config, files sh
 	out("GrafanaOAuthSecret", "Put the identity provider's client secret for Grafana here (with GrafanaOAuthClientId set), "+
 		"then force a new deployment of GrafanaServiceName", grafana.secrets["GrafanaOAuthClientSecret"].SecretArn())
 	out("GrafanaOAuthRedirectUrl", "Register this redirect URL at the identity provider", jsii.String(s.grafanaURL()+"/login/generic_oauth"))
+	redeploy := "AlertmanagerServiceName"
+	if cfg.LokiMode == lokiHA {
+		redeploy += " and AlertmanagerPeerServiceName"
+	}
 	out("AlertTargetSecret", "Put the messenger's webhook URL (Telegram: bot token; email: SMTP password) here, "+
-		"then force a new deployment of AlertmanagerServiceName; AlertReceiver picks the messenger", alertTarget.SecretArn())
+		"then force a new deployment of "+redeploy+"; AlertReceiver picks the messenger", alertTarget.SecretArn())
 	out("ClusterName", "ECS cluster of every service", cluster.ClusterName())
 	for _, d := range append([]*deployed{alloy, loki, grafana}, alertmanagers...) {
 		out(d.id+"ServiceName", "ECS service (aws ecs update-service --force-new-deployment ...)", d.svc.ServiceName())
