@@ -161,12 +161,7 @@ func (s *services) alertmanager() (*deployed, awssecretsmanager.Secret) {
 		Description: jsii.String("Alert messenger: webhook URL (webhook, Slack, Teams, Discord), Telegram bot token or SMTP password"),
 	})
 	suppress(d.target, "AwsSolutions-SMG4", "Holds a URL or token issued by the team's messenger, which Secrets Manager cannot rotate")
-	// One instance: no gossip peers to wait for.
-	cluster, subnets := []string{"--cluster.listen-address="}, (*awsec2.SubnetSelection)(nil)
-	if s.cfg.LokiMode == lokiHA {
-		cluster, subnets = alertmanagerCluster(), s.privateSubnet(0)
-	}
-	s.alertmanagerTask(d, td, logging, cluster, subnets)
+	s.alertmanagerTask(d, td, logging, 0)
 	return d, d.target
 }
 
@@ -181,7 +176,7 @@ func (s *services) alertmanagerPeer(first *deployed) *deployed {
 	d := &deployed{id: "AlertmanagerPeer", name: alertmanagerPeerName, minTasks: 1, heartbeat: first.heartbeat, target: first.target}
 	td := s.taskDefinition(d.id, 256, 512)
 	logging := s.routedLogs(td, d)
-	s.alertmanagerTask(d, td, logging, alertmanagerCluster(), s.privateSubnet(1))
+	s.alertmanagerTask(d, td, logging, 1)
 	for _, p := range []awsec2.Port{awsec2.Port_Tcp(jsii.Number(alertmanagerClusterPort)), awsec2.Port_Udp(jsii.Number(alertmanagerClusterPort))} {
 		first.svc.Connections().AllowFrom(d.svc, p, jsii.String("Alertmanager gossip"))
 		d.svc.Connections().AllowFrom(first.svc, p, jsii.String("Alertmanager gossip"))
@@ -228,11 +223,15 @@ func (s *services) privateSubnet(i int) *awsec2.SubnetSelection {
 }
 
 // alertmanagerTask adds the Alertmanager container, its state and config
-// to td and runs it as d's service; subnets nil means any private subnet.
-func (s *services) alertmanagerTask(d *deployed, td awsecs.FargateTaskDefinition, logging awsecs.LogDriver, cluster []string, subnets *awsec2.SubnetSelection) {
+// to td and runs it as d's service: alone in any private subnet in single
+// mode; in HA mode clustered, in the private subnet of AZ az.
+func (s *services) alertmanagerTask(d *deployed, td awsecs.FargateTaskDefinition, logging awsecs.LogDriver, az int) {
 	d.heartbeat.GrantPublish(td.TaskRole())
 	ports := []*awsecs.PortMapping{{ContainerPort: jsii.Number(alertmanagerPort), Name: jsii.String("http")}}
-	if len(cluster) > 1 {
+	// One instance: no gossip peers to wait for.
+	cluster, subnets := []string{"--cluster.listen-address="}, (*awsec2.SubnetSelection)(nil)
+	if s.cfg.LokiMode == lokiHA {
+		cluster, subnets = alertmanagerCluster(), s.privateSubnet(az)
 		ports = append(ports,
 			&awsecs.PortMapping{ContainerPort: jsii.Number(alertmanagerClusterPort), Protocol: awsecs.Protocol_TCP, Name: jsii.String("gossip-tcp")},
 			&awsecs.PortMapping{ContainerPort: jsii.Number(alertmanagerClusterPort), Protocol: awsecs.Protocol_UDP, Name: jsii.String("gossip-udp")})

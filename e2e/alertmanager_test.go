@@ -58,6 +58,61 @@ func startAlertmanagerPeer(t testing.TB, cluster []string, env ...string) *alert
 	return am
 }
 
+// startAlertmanagerCluster runs n Alertmanagers on the rendered config,
+// gossiping on loopback, and waits until each sees all n.
+func startAlertmanagerCluster(t testing.TB, n int, env ...string) []*alertmanager {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = testutil.FreePort(t)
+	}
+	ams := make([]*alertmanager, n)
+	for i := range ams {
+		cluster := []string{fmt.Sprintf("--cluster.listen-address=127.0.0.1:%d", ports[i]), "--cluster.peer-timeout=15s"}
+		for j, p := range ports {
+			if j != i {
+				cluster = append(cluster, fmt.Sprintf("--cluster.peer=127.0.0.1:%d", p))
+			}
+		}
+		ams[i] = startAlertmanagerPeer(t, cluster, env...)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(250 * time.Millisecond) {
+		ready := 0
+		for _, am := range ams {
+			if peers, status := am.cluster(t); peers == n && status == "ready" {
+				ready++
+			}
+		}
+		if ready == n {
+			return ams
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the %d Alertmanagers did not form a cluster within a minute", n)
+		}
+	}
+}
+
+// cluster reports how many peers this Alertmanager sees, itself included,
+// and its cluster status.
+func (am *alertmanager) cluster(t testing.TB) (int, string) {
+	t.Helper()
+	resp, err := http.Get(am.url + "/api/v2/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Cluster struct {
+			Status string            `json:"status"`
+			Peers  []json.RawMessage `json:"peers"`
+		} `json:"cluster"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatalf("alertmanager status: %v", err)
+	}
+	return len(st.Cluster.Peers), st.Cluster.Status
+}
+
 // amAlert is an alert as Alertmanager's API v2 lists it.
 type amAlert struct {
 	Labels   map[string]string `json:"labels"`
