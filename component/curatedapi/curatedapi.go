@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/grafana/alloy/internal/component"
-	"github.com/grafana/alloy/internal/component/common/loki"
 	fnet "github.com/grafana/alloy/internal/component/common/net"
 	"github.com/grafana/alloy/internal/featuregate"
 	"github.com/grafana/alloy/internal/util"
@@ -42,7 +41,7 @@ func init() {
 // Component implements loki.source.curated_api.
 type Component struct {
 	opts    component.Options
-	fanout  *loki.Fanout
+	send    *sender
 	handler *httpapi.Handler
 	// labels remembers promoted label values across reloads, so
 	// max_distinct_values holds for the component's lifetime.
@@ -90,7 +89,7 @@ func New(opts component.Options, args Arguments) (*Component, error) {
 	}
 	c := &Component{
 		opts:          opts,
-		fanout:        loki.NewFanout(args.ForwardTo),
+		send:          newSender(args.ForwardTo),
 		serverMetrics: util.NewUncheckedCollector(nil),
 		labels:        entry.NewLabelTracker(),
 		rearm:         make(chan struct{}, 1),
@@ -98,7 +97,7 @@ func New(opts component.Options, args Arguments) (*Component, error) {
 		spoolChanged:  make(chan struct{}, 1),
 		instance:      instance,
 	}
-	c.fwd = &durableForwarder{next: fanoutForwarder{c.fanout}}
+	c.fwd = &durableForwarder{next: c.send}
 	cfg, err := args.handlerConfig(c.labels)
 	if err != nil {
 		return nil, err
@@ -195,7 +194,7 @@ func (c *Component) Update(args component.Arguments) error {
 		return err
 	}
 	cfg.Check = c.spoolHealth
-	c.fanout.UpdateChildren(newArgs.ForwardTo)
+	c.send.update(newArgs.ForwardTo)
 
 	c.mut.Lock()
 	defer c.mut.Unlock()
@@ -270,17 +269,4 @@ func (c *Component) HTTPAddr() string {
 		return ""
 	}
 	return c.server.addr()
-}
-
-// fanoutForwarder hands entries to every forward_to receiver, one entry at
-// a time, so it can report exactly how many were handed off.
-type fanoutForwarder struct{ fanout *loki.Fanout }
-
-func (f fanoutForwarder) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
-	for i := range entries {
-		if err := f.fanout.Send(ctx, loki.NewEntry(entries[i].Labels, entries[i].Entry)); err != nil {
-			return i, err
-		}
-	}
-	return len(entries), nil
 }

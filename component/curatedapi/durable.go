@@ -132,7 +132,7 @@ func (c *Component) maintainSpool(ctx context.Context) {
 	for {
 		if s := c.currentSpool(); s != nil {
 			n, err := s.ReplayEntries(ctx, func(labels model.LabelSet, e push.Entry) error {
-				return c.fanout.Send(ctx, loki.NewEntry(labels, e))
+				return c.send.Send(ctx, loki.NewEntry(labels, e))
 			})
 			if n > 0 || err != nil && ctx.Err() == nil {
 				c.opts.Logger.Info("replayed the spools of processes that were gone", "entries", n, "err", err)
@@ -178,7 +178,7 @@ type durableForwarder struct {
 
 func (d *durableForwarder) set(s *spool.Spool) { d.spool.Store(s) }
 
-func (d *durableForwarder) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
+func (d *durableForwarder) Forward(ctx context.Context, entries []entry.Entry, wait time.Duration) (int, error) {
 	if s := d.spool.Load(); s != nil {
 		if err := s.AppendEntries(entries); err != nil {
 			if errors.Is(err, spool.ErrFull) {
@@ -187,5 +187,5 @@ func (d *durableForwarder) Forward(ctx context.Context, entries []entry.Entry) (
 			return 0, &httpapi.Unavailable{Reason: "the durable spool cannot write to disk", RetryAfter: 10 * time.Second, Err: err}
 		}
 	}
-	return d.next.Forward(ctx, entries)
+	return d.next.Forward(ctx, entries, wait)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/grafana/loki/pkg/push"
@@ -111,6 +112,8 @@ type Builder struct {
 	// moved lists attribute keys that became labels or metadata; the line
 	// leaves them out. Sorted.
 	moved []string
+	// lines are scratch buffers for building lines (*[]byte).
+	lines sync.Pool
 }
 
 // NewBuilder checks cfg and returns a Builder for it.
@@ -229,23 +232,41 @@ func (b *Builder) BuildCorrected(ev *event.Event, received time.Time, offset tim
 	if src == TimestampOutOfWindow || (src == TimestampServerPolicy && !ev.Timestamp.IsZero()) {
 		clientTS = ev.Timestamp
 	}
-	var line []byte
-	if b.cfg.LineFormat == LineLogfmt {
-		line = appendLogfmt(make([]byte, 0, lineSizeHint(ev)), ev, clientTS, b.moved)
-	} else {
-		line = appendLine(make([]byte, 0, lineSizeHint(ev)), ev, clientTS, b.moved)
-	}
 	return Entry{
 		Labels: labels,
 		Entry: push.Entry{
 			Timestamp:          ts,
-			Line:               string(line),
+			Line:               b.line(ev, clientTS),
 			StructuredMetadata: b.structuredMetadata(ev),
 		},
 		TimestampSource: src,
 		LabelOverflow:   overflow,
 	}
 }
+
+// line writes ev's log line into a pooled scratch buffer and copies it out
+// once: the line's only allocation is the string itself, of its exact size,
+// where building into a fresh slice grew it two or three times.
+func (b *Builder) line(ev *event.Event, clientTS time.Time) string {
+	buf, _ := b.lines.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	line := (*buf)[:0]
+	if b.cfg.LineFormat == LineLogfmt {
+		line = appendLogfmt(line, ev, clientTS, b.moved)
+	} else {
+		line = appendLine(line, ev, clientTS, b.moved)
+	}
+	s := string(line)
+	if cap(line) <= maxPooledLine { // one huge event does not keep its buffer
+		*buf = line
+		b.lines.Put(buf)
+	}
+	return s
+}
+
+const maxPooledLine = 64 << 10
 
 func valueOf(ev *event.Event, f field) string {
 	v, _ := f.Value(ev)

@@ -62,10 +62,6 @@ func appendLine(dst []byte, ev *event.Event, clientTS time.Time, moved []string)
 	return append(dst, '}')
 }
 
-func lineSizeHint(ev *event.Event) int {
-	return 64 + len(ev.Name) + len(ev.Message) + 32*len(ev.Attributes)
-}
-
 func appendValue(dst []byte, v any) []byte {
 	switch x := v.(type) {
 	case string:

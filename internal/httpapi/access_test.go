@@ -258,11 +258,13 @@ type gate struct {
 	once    sync.Once
 }
 
-func (g *gate) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
+func (g *gate) Forward(ctx context.Context, entries []entry.Entry, wait time.Duration) (int, error) {
 	g.entered <- struct{}{}
 	select {
 	case <-g.release:
 		return len(entries), nil
+	case <-time.After(wait):
+		return 0, context.DeadlineExceeded
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}

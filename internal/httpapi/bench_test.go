@@ -67,6 +67,6 @@ func BenchmarkRequest(b *testing.B) {
 
 type discard struct{}
 
-func (discard) Forward(_ context.Context, entries []entry.Entry) (int, error) {
+func (discard) Forward(_ context.Context, entries []entry.Entry, _ time.Duration) (int, error) {
 	return len(entries), nil
 }

@@ -44,11 +44,13 @@ type heldGate struct {
 	release chan struct{}
 }
 
-func (g *heldGate) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
+func (g *heldGate) Forward(ctx context.Context, entries []entry.Entry, wait time.Duration) (int, error) {
 	g.entered <- string(entries[0].Labels["service"])
 	select {
 	case <-g.release:
 		return len(entries), nil
+	case <-time.After(wait):
+		return 0, context.DeadlineExceeded
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}

@@ -34,10 +34,12 @@ const (
 )
 
 // Forwarder hands entries downstream. It returns how many entries, from the
-// start of the slice, every receiver took before ctx ended; the rest were not
-// forwarded.
+// start of the slice, every receiver took before ctx ended or wait passed;
+// the rest were not forwarded. The wait is an argument rather than ctx's
+// deadline because a deadline context costs a timer and its registration
+// with the request's context on every request, and most sends never wait.
 type Forwarder interface {
-	Forward(ctx context.Context, entries []entry.Entry) (int, error)
+	Forward(ctx context.Context, entries []entry.Entry, wait time.Duration) (int, error)
 }
 
 // Unavailable is a Forwarder's refusal of a request's entries for a reason
@@ -206,16 +208,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, dryRun bool) {
 	if origin != "" && cfg.Access.OriginAllowed(origin) {
 		setCORSHeaders(w.Header(), origin)
 	}
-	// Until its body is read, a request refused is answered on a connection
-	// that closes: otherwise net/http drains the unread body before it
-	// answers, waiting on whatever the client trickles. (HTTP/2 resets the
-	// stream instead and has no such header.)
-	if r.ProtoMajor == 1 && r.ContentLength != 0 {
-		w.Header().Set("Connection", "close")
-	}
 	c := call{w: w, r: r, cfg: cfg, origin: origin, dryRun: dryRun, client: clientNone}
 	a, err := h.handle(&c)
 	if err != nil {
+		// Refused before its body was read, a request is answered on a
+		// connection that closes: otherwise net/http drains the unread body
+		// before it answers, waiting on whatever the client trickles.
+		// (HTTP/2 resets the stream instead and has no such header.)
+		if !c.bodyRead && r.ProtoMajor == 1 && r.ContentLength != 0 {
+			w.Header().Set("Connection", "close")
+		}
 		h.reject(w, endpoint, c.client, err)
 		return
 	}
@@ -236,6 +238,8 @@ type call struct {
 	// client is the client label of the metrics: clientNone until
 	// identify knows who sent the request.
 	client string
+	// bodyRead is set once the whole body is in.
+	bodyRead bool
 }
 
 // answer is what a request that got through its steps is told.
@@ -411,8 +415,8 @@ func (h *Handler) decode(c *call, ticket *admission.Ticket, start time.Time) (it
 		}
 		return nil, time.Time{}, aerr
 	}
-	defer h.body.pool.put(buf)   // decoded events hold no reference to the buffer
-	w.Header().Del("Connection") // the body is in: the connection may serve more
+	defer h.body.pool.put(buf) // decoded events hold no reference to the buffer
+	c.bodyRead = true
 	h.metrics.decodedBytes.Add(float64(buf.Len()))
 	batch, err := event.Scan(format, buf.Bytes(), cfg.Limits)
 	if err != nil {
@@ -500,10 +504,8 @@ func (h *Handler) clockOffset(cfg *Config, sentAt, received time.Time, dryRun bo
 
 // forward hands entries downstream, waiting at most cfg.ForwardTimeout.
 func (h *Handler) forward(ctx context.Context, cfg *Config, entries []entry.Entry) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, cfg.ForwardTimeout)
-	defer cancel()
 	start := time.Now()
-	n, err := h.fwd.Forward(ctx, entries)
+	n, err := h.fwd.Forward(ctx, entries, cfg.ForwardTimeout)
 	h.metrics.forwardWait.Observe(time.Since(start).Seconds())
 	return n, err
 }

@@ -34,13 +34,17 @@ type recorder struct {
 	capacity int
 }
 
-func (r *recorder) Forward(ctx context.Context, entries []entry.Entry) (int, error) {
+func (r *recorder) Forward(ctx context.Context, entries []entry.Entry, wait time.Duration) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for i, e := range entries {
 		if r.capacity >= 0 && len(r.entries) >= r.capacity {
-			<-ctx.Done()
-			return i, ctx.Err()
+			select {
+			case <-time.After(wait):
+				return i, context.DeadlineExceeded
+			case <-ctx.Done():
+				return i, ctx.Err()
+			}
 		}
 		r.entries = append(r.entries, e)
 	}
