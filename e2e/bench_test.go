@@ -33,7 +33,8 @@ func TestBenchHarness(t *testing.T) {
 				Accepted int     `json:"accepted_events"`
 				EPS      float64 `json:"events_per_second"`
 			} `json:"load"`
-			CPU float64 `json:"alloy_cpu_seconds_per_million_events"`
+			CPU    float64 `json:"alloy_cpu_seconds_per_million_events"`
+			Allocs float64 `json:"alloy_allocs_per_request"`
 		} `json:"saturation"`
 		Shapes  []json.RawMessage `json:"curated_shapes"`
 		Summary map[string]struct {
@@ -53,8 +54,8 @@ func TestBenchHarness(t *testing.T) {
 	seen := map[string]bool{}
 	for _, m := range rep.Saturation {
 		seen[m.Receiver] = true
-		if m.Load.Accepted == 0 || m.Delivered != int64(m.Load.Accepted) || m.CPU <= 0 {
-			t.Errorf("%s: accepted %d, delivered %d, CPU/M %v", m.Receiver, m.Load.Accepted, m.Delivered, m.CPU)
+		if m.Load.Accepted == 0 || m.Delivered != int64(m.Load.Accepted) || m.CPU <= 0 || m.Allocs <= 0 {
+			t.Errorf("%s: accepted %d, delivered %d, CPU/M %v, allocations per request %v", m.Receiver, m.Load.Accepted, m.Delivered, m.CPU, m.Allocs)
 		}
 	}
 	for _, name := range []string{"curated_api", "loki.source.api", "faro.receiver", "container_logs"} {

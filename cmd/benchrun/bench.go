@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +45,10 @@ type Measurement struct {
 	CPUSeconds    float64        `json:"alloy_cpu_seconds"`
 	CPUPerMillion float64        `json:"alloy_cpu_seconds_per_million_events"`
 	RSSMaxMiB     float64        `json:"alloy_rss_max_mib"`
+	// AllocsPerRequest is alloy-custom's heap allocations over the run
+	// (go_memstats_mallocs_total: the handler, loki.write and everything
+	// else the process did) per request accepted; 0 when not read.
+	AllocsPerRequest float64 `json:"alloy_allocs_per_request"`
 }
 
 const bodiesPerTarget = 32
@@ -112,6 +118,7 @@ func (b *bench) measure(ctx context.Context, rc receiver, opts loadgen.Options, 
 		return m, err
 	}
 	delivered0 := b.sink.Stats().ByLabel[rc.label]
+	mallocs0, mallocsErr := b.mallocs()
 
 	stopSampling, _ := b.sampleRSS(100 * time.Millisecond)
 	var profWG sync.WaitGroup
@@ -153,7 +160,41 @@ func (b *bench) measure(ctx context.Context, rc receiver, opts loadgen.Options, 
 	if res.Accepted > 0 {
 		m.CPUPerMillion = m.CPUSeconds / float64(res.Accepted) * 1e6
 	}
+	if mallocs1, err := b.mallocs(); err == nil && mallocsErr == nil && res.Requests > 0 {
+		m.AllocsPerRequest = (mallocs1 - mallocs0) / float64(okRequests(res))
+	}
 	return m, nil
+}
+
+// okRequests is the requests of a run that were accepted (2xx).
+func okRequests(res loadgen.Result) int {
+	n := 0
+	for code, c := range res.Statuses {
+		if strings.HasPrefix(code, "2") {
+			n += c
+		}
+	}
+	return max(n, 1)
+}
+
+// mallocs reads alloy-custom's go_memstats_mallocs_total.
+func (b *bench) mallocs() (float64, error) {
+	resp, err := http.Get(b.a.ui + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_mallocs_total "); ok {
+			return strconv.ParseFloat(v, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("GET /metrics: no go_memstats_mallocs_total")
 }
 
 // sampleRSS samples alloy-custom's resident memory until the returned stop

@@ -33,6 +33,9 @@ type Summary struct {
 	FixedP50        float64 `json:"fixed_rate_p50_ms"`
 	FixedP99        float64 `json:"fixed_rate_p99_ms"`
 	RSSMaxMiB       float64 `json:"alloy_rss_max_mib"`
+	// AllocsPerRequest is alloy-custom's allocations per accepted request
+	// at saturation (median over the rounds).
+	AllocsPerRequest float64 `json:"alloy_allocs_per_request"`
 }
 
 var order = []string{"curated_api", volatileName, "loki.source.api", "faro.receiver", containerName}
@@ -60,16 +63,17 @@ func median(xs []float64) float64 {
 func (r *report) summarize() {
 	r.Summary = map[string]Summary{}
 	for _, name := range order {
-		var eps, cpu []float64
+		var eps, cpu, allocs []float64
 		var s Summary
 		for _, m := range r.Saturation {
 			if m.Receiver == name {
 				eps = append(eps, m.Load.EPS)
 				cpu = append(cpu, m.CPUPerMillion)
+				allocs = append(allocs, m.AllocsPerRequest)
 				s.RSSMaxMiB = max(s.RSSMaxMiB, m.RSSMaxMiB)
 			}
 		}
-		s.EventsPerSecond, s.CPUPerMillion = median(eps), median(cpu)
+		s.EventsPerSecond, s.CPUPerMillion, s.AllocsPerRequest = median(eps), median(cpu), median(allocs)
 		for _, m := range r.Fixed {
 			if m.Receiver == name {
 				s.FixedP50, s.FixedP99 = m.Load.Latency.P50, m.Load.Latency.P99
@@ -132,14 +136,14 @@ func (r *report) markdown() string {
 	p("Run %s on %v (%v CPUs, %v, %v); loki.write pushes to %s. Options: %v.\n\n",
 		r.Started.Format(time.RFC3339), r.Machine["cpu"], r.Machine["cpus"], r.Machine["memory"], r.Machine["go"], sink, r.Options)
 
-	p("| Receiver | events/s at saturation (median) | CPU-s per 1M events | p50 / p99 at fixed rate (ms) | max RSS during its runs (MiB) |\n")
-	p("|---|---|---|---|---|\n")
+	p("| Receiver | events/s at saturation (median) | CPU-s per 1M events | allocations per request (whole process) | p50 / p99 at fixed rate (ms) | max RSS during its runs (MiB) |\n")
+	p("|---|---|---|---|---|---|\n")
 	for _, name := range order {
 		s := r.Summary[name]
 		if s.EventsPerSecond == 0 && s.FixedP99 == 0 {
 			continue // not measured in this run (-receivers)
 		}
-		p("| `%s` | %s | %.1f | %.2f / %.2f | %.0f |\n", name, thousands(s.EventsPerSecond), s.CPUPerMillion, s.FixedP50, s.FixedP99, s.RSSMaxMiB)
+		p("| `%s` | %s | %.1f | %.0f | %.2f / %.2f | %.0f |\n", name, thousands(s.EventsPerSecond), s.CPUPerMillion, s.AllocsPerRequest, s.FixedP50, s.FixedP99, s.RSSMaxMiB)
 	}
 	p("\nRatios, the first over the other (events/s: higher is better; CPU and p99: lower is better):\n\n")
 	p("| Receiver | vs | events/s | CPU per event | p99 |\n|---|---|---|---|---|\n")
