@@ -2,6 +2,7 @@ package erase
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,30 @@ func TestAnonymousEventsAreLinkedByIdentifyAndKeepOtherUsers(t *testing.T) {
 	r.HashSecret = "pepper"
 	if got := r.LinkQuery(); !strings.Contains(got, `user_id="hmac:`) {
 		t.Errorf("link query %s, want the pseudonym", got)
+	}
+}
+
+// Queries span at most a step each, newest first, and together cover
+// [from, to) exactly.
+func TestSpansCoverTheRangeNewestFirst(t *testing.T) {
+	to := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	var got []string
+	for start, end := range spans(to.Add(-60*time.Hour), to, day) {
+		got = append(got, start.Format("02T15")+"-"+end.Format("02T15"))
+	}
+	if want := []string{"04T12-05T12", "03T12-04T12", "03T00-03T12"}; !slices.Equal(got, want) {
+		t.Errorf("spans %v, want %v", got, want)
+	}
+	for range spans(to, to, day) {
+		t.Error("an empty range yields a span")
+	}
+	n := 0
+	for range spans(to.Add(-3*day), to, day) {
+		n++
+		break
+	}
+	if n != 1 {
+		t.Errorf("break after one span: %d", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"net/http"
 	"net/url"
@@ -68,16 +69,31 @@ func (l Loki) do(ctx context.Context, method, path string, q url.Values, body []
 	return nil
 }
 
+// spans yields [from, to) as consecutive ranges of at most step, newest
+// first: Loki limits how long one query may span.
+func spans(from, to time.Time, step time.Duration) iter.Seq2[time.Time, time.Time] {
+	return func(yield func(start, end time.Time) bool) {
+		for end := to; end.After(from); end = end.Add(-step) {
+			if !yield(maxTime(end.Add(-step), from), end) {
+				return
+			}
+		}
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
 // HasService reports whether Loki holds events of service between from and
 // to, asking a week at a time from the newest (Loki limits how long one
 // query may span: 30 days and an hour by default, under a 31-day
 // retention).
 func (l Loki) HasService(ctx context.Context, service string, from, to time.Time) (bool, error) {
-	for end := to; end.After(from); end = end.Add(-7 * 24 * time.Hour) {
-		start := end.Add(-7 * 24 * time.Hour)
-		if start.Before(from) {
-			start = from
-		}
+	for start, end := range spans(from, to, 7*24*time.Hour) {
 		var r struct{ Data []string }
 		q := url.Values{"start": {strconv.FormatInt(start.UnixNano(), 10)}, "end": {strconv.FormatInt(end.UnixNano(), 10)}}
 		if err := l.do(ctx, http.MethodGet, "/loki/api/v1/label/service/values", q, nil, &r); err != nil {
@@ -94,8 +110,8 @@ func (l Loki) HasService(ctx context.Context, service string, from, to time.Time
 // time (Loki limits how long one query may span).
 func (l Loki) Count(ctx context.Context, logQuery string, from, to time.Time) (int, error) {
 	total := 0
-	for end := to; end.After(from); end = end.Add(-24 * time.Hour) {
-		span := min(24*time.Hour, end.Sub(from))
+	for start, end := range spans(from, to, 24*time.Hour) {
+		span := end.Sub(start)
 		q := url.Values{
 			"query": {fmt.Sprintf("sum(count_over_time(%s [%ds]))", logQuery, int((span+time.Second-1)/time.Second))},
 			"time":  {strconv.FormatInt(end.UnixNano(), 10)},
@@ -127,11 +143,7 @@ func (l Loki) Count(ctx context.Context, logQuery string, from, to time.Time) (i
 // once per sign-in.
 func (l Loki) Values(ctx context.Context, logQuery, name string, from, to time.Time) ([]string, error) {
 	seen := map[string]bool{}
-	for end := to; end.After(from); end = end.Add(-24 * time.Hour) {
-		start := end.Add(-24 * time.Hour)
-		if start.Before(from) {
-			start = from
-		}
+	for start, end := range spans(from, to, 24*time.Hour) {
 		q := url.Values{"query": {logQuery}, "limit": {"5000"},
 			"start": {strconv.FormatInt(start.UnixNano(), 10)}, "end": {strconv.FormatInt(end.UnixNano(), 10)}}
 		var r struct {
